@@ -1,0 +1,175 @@
+/**
+ * The WebSocket protocol: frame shapes, error codes, close codes, and the
+ * parser that turns an untrusted text frame into a typed request.
+ *
+ * @module
+ */
+import type { ChatMessage } from "./store.ts";
+
+/** Stable error codes sent in `{"type":"error"}` frames. */
+export type ErrorCode =
+  | "bad_request"
+  | "too_long"
+  | "empty"
+  | "rate_limited"
+  | "internal";
+
+/** Close codes the server uses; the client acts on each. */
+export const CLOSE = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  UNSUPPORTED: 1003,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  INTERNAL: 1011,
+  RESTART: 1012,
+  TRY_AGAIN: 1013,
+  SESSION_INVALID: 4401,
+  NICK_TAKEN: 4409,
+} as const;
+
+/** Someone joined or left a room. */
+export interface PresenceEvent {
+  type: "join" | "leave";
+  nickname: string;
+  ts: number;
+}
+
+/** Someone is typing; never stored. */
+export interface TypingEvent {
+  type: "typing";
+  nickname: string;
+}
+
+/** Every event fanned out to a room. */
+export type RoomEvent = ChatMessage | PresenceEvent | TypingEvent;
+
+/** The first frame a socket gets. */
+export interface WelcomeFrame {
+  type: "welcome";
+  nickname: string;
+  room: string;
+  users: string[];
+  history: ChatMessage[];
+  seq: number;
+  recovered: boolean;
+}
+
+/** An error answer to one client frame. */
+export interface ErrorFrame {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+  retryAfter?: number;
+}
+
+/** A parsed client frame, or the error to answer it with. */
+export type ClientRequest =
+  | { type: "message"; text: string; cid?: string }
+  | { type: "typing" }
+  | { type: "error"; code: ErrorCode; message: string };
+
+/** Longest client message id accepted for de-duplication. */
+export const MAX_CID_LENGTH = 64;
+
+/** Serialises the events of one flush into a single frame. */
+export function encodeEvents(events: RoomEvent[]): string {
+  return events.length === 1
+    ? JSON.stringify(events[0])
+    : JSON.stringify({ type: "batch", events });
+}
+
+/** Builds an error frame's text. */
+export function errorFrame(
+  code: ErrorCode,
+  message: string,
+  extra: { retryAfter?: number } = {},
+): string {
+  const frame: ErrorFrame = { type: "error", code, message };
+  if (extra.retryAfter !== undefined) frame.retryAfter = extra.retryAfter;
+  return JSON.stringify(frame);
+}
+
+/** UTF-8 size of `text`, computed without allocating. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Whether a text frame is larger than `maxBytes` in UTF-8. */
+export function isOversized(text: string, maxBytes: number): boolean {
+  // A UTF-16 unit is 1 to 3 UTF-8 bytes, so most frames are decided cheaply.
+  if (text.length > maxBytes) return true;
+  if (text.length * 3 <= maxBytes) return false;
+  return utf8Length(text) > maxBytes;
+}
+
+function bad(message: string): ClientRequest {
+  return { type: "error", code: "bad_request", message };
+}
+
+/**
+ * Parses a client text frame. Anything but the documented shapes is a
+ * `bad_request`; text limits are checked by the caller, which knows them.
+ */
+export function parseClientFrame(data: string): ClientRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return bad("Invalid frame: not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return bad("Invalid frame: expected a JSON object");
+  }
+  const frame = value as Record<string, unknown>;
+  const type = frame.type;
+  if (type === "message") {
+    for (const key of Object.keys(frame)) {
+      if (key !== "type" && key !== "text" && key !== "cid") {
+        return bad(
+          `Invalid message frame: unknown field "${key.slice(0, 32)}"`,
+        );
+      }
+    }
+    if (typeof frame.text !== "string") {
+      return bad('Invalid message frame: "text" must be a string');
+    }
+    if (frame.cid !== undefined) {
+      if (
+        typeof frame.cid !== "string" || frame.cid.length === 0 ||
+        frame.cid.length > MAX_CID_LENGTH
+      ) {
+        return bad(
+          `Invalid message frame: "cid" must be a string of 1 to ${MAX_CID_LENGTH} characters`,
+        );
+      }
+      return { type: "message", text: frame.text, cid: frame.cid };
+    }
+    return { type: "message", text: frame.text };
+  }
+  if (type === "typing") {
+    if (Object.keys(frame).length !== 1) {
+      return bad("Invalid typing frame: it takes no fields");
+    }
+    return { type: "typing" };
+  }
+  if (typeof type !== "string") {
+    return bad('Invalid frame: "type" must be a string');
+  }
+  return bad(
+    `Invalid frame type "${type.slice(0, 32)}": expected message or typing`,
+  );
+}

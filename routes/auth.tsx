@@ -1,0 +1,103 @@
+/**
+ * Login and logout: the nickname form, the signed session cookie, and
+ * releasing the name again.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { csrf } from "hono/csrf";
+import { nicknameKey, validateNickname } from "../lib/nicknames.ts";
+import {
+  clearSession,
+  newSessionId,
+  readSession,
+  writeSession,
+} from "../lib/session.ts";
+import type { Services } from "../lib/services.ts";
+import { LoginPage } from "../templates/login_page.tsx";
+import { langOf } from "./lang.ts";
+
+/** Largest login or logout body accepted. */
+export const MAX_FORM_BYTES = 4096;
+
+/** Routes for `/`, `/login` and `/logout`. */
+export function authRoutes(services: Services): Hono {
+  const { config, hub, nicknames } = services;
+  const sessionOptions = {
+    secrets: config.cookieSecrets,
+    maxAgeSeconds: config.sessionMaxAgeSeconds,
+  };
+  const app = new Hono();
+  const limit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: (c) => c.text("Payload Too Large", 413),
+  });
+  const sameOrigin = csrf({
+    origin: (origin, c) =>
+      origin === new URL(c.req.url).origin ||
+      config.allowedOrigins.includes(origin),
+  });
+
+  app.get("/", async (c) => {
+    const session = await readSession(c, sessionOptions);
+    return c.redirect(session ? "/chat" : "/login", 303);
+  });
+
+  app.get("/login", (c) => c.html(<LoginPage lang={langOf(c)} />));
+
+  app.post("/login", sameOrigin, limit, async (c) => {
+    const lang = langOf(c);
+    let raw: unknown;
+    try {
+      const form = await c.req.parseBody();
+      raw = form.nickname;
+    } catch {
+      raw = undefined;
+    }
+    const typed = typeof raw === "string" ? raw : "";
+    const result = validateNickname(typeof raw === "string" ? raw : undefined);
+    if (!result.ok) {
+      return c.html(
+        <LoginPage lang={lang} value={typed} hint={`nick_${result.problem}`} />,
+        400,
+      );
+    }
+    const nickname = result.nickname;
+    const existing = await readSession(c, sessionOptions);
+    // Logging in again under the same name from the same browser keeps the session.
+    const sid = existing &&
+        nicknameKey(existing.nickname) === nicknameKey(nickname)
+      ? existing.sid
+      : newSessionId();
+    const ok = await nicknames.claim(
+      nickname,
+      sid,
+      config.nickGraceSeconds * 1000,
+    );
+    if (!ok) {
+      return c.html(
+        <LoginPage lang={lang} value={typed} hint="nick_taken" />,
+        409,
+      );
+    }
+    if (existing && existing.sid !== sid) {
+      // Switching names frees the old one at once.
+      await hub.logout(existing.sid, existing.nickname);
+    }
+    await writeSession(c, { sid, nickname, issuedAt: Date.now() }, {
+      secret: config.cookieSecrets[0],
+      maxAgeSeconds: config.sessionMaxAgeSeconds,
+    });
+    return c.redirect("/chat", 303);
+  });
+
+  app.post("/logout", sameOrigin, limit, async (c) => {
+    const session = await readSession(c, sessionOptions);
+    if (session) await hub.logout(session.sid, session.nickname);
+    clearSession(c);
+    return c.redirect("/login", 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,41 @@
+/**
+ * The chat pages and the room list.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { isRoomName, LOBBY } from "../lib/hub.ts";
+import { readSession } from "../lib/session.ts";
+import type { Services } from "../lib/services.ts";
+import { ChatPage } from "../templates/chat_page.tsx";
+import { NotFoundPage } from "../templates/not_found_page.tsx";
+import { langOf } from "./lang.ts";
+
+/** Routes for `/chat`, `/chat/:room` and `/api/rooms`. */
+export function chatRoutes(services: Services): Hono {
+  const { config, hub } = services;
+  const app = new Hono();
+
+  async function page(c: Context, room: string) {
+    const lang = langOf(c);
+    if (!isRoomName(room)) return c.html(<NotFoundPage lang={lang} />, 404);
+    const session = await readSession(c, {
+      secrets: config.cookieSecrets,
+      maxAgeSeconds: config.sessionMaxAgeSeconds,
+    });
+    if (!session) return c.redirect("/login", 303);
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      <ChatPage lang={lang} nickname={session.nickname} room={room} />,
+    );
+  }
+
+  app.get("/chat", (c) => page(c, LOBBY));
+  app.get("/chat/:room", (c) => page(c, c.req.param("room")));
+  app.get("/api/rooms", (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json(hub.rooms());
+  });
+
+  return app;
+}

@@ -1,0 +1,28 @@
+/**
+ * The browser's files, with ETags and long caching for versioned URLs.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { STATIC_FILES } from "../lib/static_files.ts";
+
+/** `GET /static/*` from the files read at start. */
+export function staticRoutes(): Hono {
+  const app = new Hono();
+  app.get("/static/:path{.+}", (c) => {
+    const file = STATIC_FILES.get(c.req.param("path"));
+    if (!file) return c.text("Not Found", 404);
+    const etag = `"${file.hash}"`;
+    c.header("ETag", etag);
+    c.header(
+      "Cache-Control",
+      c.req.query("v") === file.hash
+        ? "public, max-age=31536000, immutable"
+        : "no-cache",
+    );
+    if (c.req.header("if-none-match") === etag) return c.body(null, 304);
+    c.header("Content-Type", file.contentType);
+    return c.body(file.body as Uint8Array<ArrayBuffer>);
+  });
+  return app;
+}

@@ -1,0 +1,93 @@
+/**
+ * The WebSocket endpoint: every check happens before the upgrade, so
+ * nothing joins a room unless it is allowed to.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { isRoomName, LOBBY } from "../lib/hub.ts";
+import { readSession } from "../lib/session.ts";
+import type { Services } from "../lib/services.ts";
+
+/** Routes for `/ws` (the lobby) and `/ws/:room`. */
+export function wsRoutes(services: Services): Hono {
+  const { config, hub } = services;
+  const app = new Hono();
+
+  async function upgrade(c: Context, room: string) {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      c.header("Upgrade", "websocket");
+      return c.text("Upgrade Required: this endpoint speaks WebSocket", 426);
+    }
+    if (!isRoomName(room)) {
+      return c.text(`Unknown room "${room.slice(0, 64)}"`, 404);
+    }
+    const session = await readSession(c, {
+      secrets: config.cookieSecrets,
+      maxAgeSeconds: config.sessionMaxAgeSeconds,
+    });
+    if (!session) return c.text("Unauthorized: log in first", 401);
+    const origin = c.req.header("origin");
+    // Browsers always send Origin; without it the caller is not a page that
+    // a third-party site could have opened, so it passes.
+    if (
+      origin !== undefined && origin !== new URL(c.req.url).origin &&
+      !config.allowedOrigins.includes(origin)
+    ) {
+      return c.text(`Forbidden origin "${origin.slice(0, 200)}"`, 403);
+    }
+    let since: number | undefined;
+    const sinceRaw = c.req.query("since");
+    if (sinceRaw !== undefined && sinceRaw !== "") {
+      if (!/^\d{1,15}$/.test(sinceRaw)) {
+        return c.text(
+          `Invalid since "${sinceRaw.slice(0, 32)}": expected a message id`,
+          400,
+        );
+      }
+      since = Number(sinceRaw);
+    }
+    const ip = remoteIp(c);
+    const refusal = hub.admit(ip);
+    if (refusal === "total") {
+      c.header("Retry-After", "5");
+      return c.text("Service Unavailable: too many connections", 503);
+    }
+    if (refusal === "per_ip") {
+      c.header("Retry-After", "5");
+      return c.text(
+        "Too Many Requests: too many connections from your address",
+        429,
+      );
+    }
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(c.req.raw, {
+        idleTimeout: config.idleTimeoutSeconds,
+      });
+    } catch (err) {
+      hub.unadmit(ip);
+      return c.text(
+        `Bad WebSocket upgrade: ${err instanceof Error ? err.message : err}`,
+        400,
+      );
+    }
+    hub.attach(upgraded.socket, {
+      sid: session.sid,
+      nickname: session.nickname,
+      room,
+      ip,
+      since,
+    });
+    return upgraded.response;
+  }
+
+  app.get("/ws", (c) => upgrade(c, LOBBY));
+  app.get("/ws/:room", (c) => upgrade(c, c.req.param("room")));
+  return app;
+}
+
+function remoteIp(c: Context): string {
+  const info = c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined;
+  return info?.remoteAddr?.hostname ?? "unknown";
+}

@@ -1,0 +1,193 @@
+/**
+ * The chat room page. It renders the frame; static/chat.js fills it from
+ * the WebSocket. Data reaches the script through data-* attributes and a
+ * JSON block, never inline script, so the CSP can forbid inline code.
+ *
+ * @module
+ */
+import { raw } from "hono/html";
+import { clientStrings, t } from "../lib/i18n.ts";
+import type { Lang } from "../lib/i18n.ts";
+import { Layout } from "./layout.tsx";
+import { LangSwitch } from "./lang_switch.tsx";
+
+/** The room that `/chat` shows */
+const LOBBY = "lobby";
+
+/**
+ * JSON that is safe inside a script element: `<` as \u003c so neither
+ * `</script>` nor `<!--` can end the block early; `>` and `&` too so the
+ * text stays inert if someone moves it into an attribute
+ */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replaceAll("<", "\\u003c")
+    .replaceAll(">", "\\u003e")
+    .replaceAll("&", "\\u0026")
+    // Valid in JSON, but line terminators in older JavaScript parsers
+    .replaceAll("\u2028", "\\u2028")
+    .replaceAll("\u2029", "\\u2029");
+}
+
+/** The chat page for one room, for a signed-in nickname */
+export function ChatPage(
+  props: { lang: Lang; nickname: string; room: string },
+) {
+  const { lang, nickname, room } = props;
+  const roomLabel = room === LOBBY ? t(lang, "room_lobby") : room;
+  return (
+    <Layout
+      lang={lang}
+      title={t(lang, "chat_title", { room: roomLabel })}
+      scripts={["lang_switch.js", "chat.js"]}
+      bodyClass="page-chat"
+    >
+      <a class="skip-link" href="#message-input">{t(lang, "skip_to_input")}</a>
+      <div
+        id="app"
+        class="app"
+        data-nickname={nickname}
+        data-room={room}
+        data-lang={lang}
+      >
+        <header class="room-header">
+          <div class="room-title">
+            <h1 class="room-name" id="room-name">{roomLabel}</h1>
+            <span id="online-count" class="online-count"></span>
+          </div>
+          <span
+            id="conn-badge"
+            class="badge badge-connecting"
+            role="status"
+          >
+            {t(lang, "status_connecting")}
+          </span>
+          <button
+            type="button"
+            id="panel-toggle"
+            class="button panel-toggle"
+            aria-controls="side-panel"
+            aria-expanded="false"
+          >
+            <span class="panel-toggle-icon" aria-hidden="true"></span>
+            <span class="panel-toggle-text">{t(lang, "panel_toggle")}</span>
+          </button>
+        </header>
+
+        <main class="chat-main" id="chat-main">
+          <div class="log-wrap">
+            <div
+              id="messages"
+              class="messages"
+              role="log"
+              aria-live="polite"
+              aria-label={t(lang, "messages_label")}
+              tabindex={0}
+            >
+            </div>
+            <p id="messages-empty" class="messages-empty" hidden>
+              {t(lang, "messages_empty")}
+            </p>
+            <button
+              type="button"
+              id="new-pill"
+              class="new-pill"
+              hidden
+            >
+              {t(lang, "new_messages")}
+            </button>
+          </div>
+          <p id="typing" class="typing"></p>
+          <form id="composer" class="composer" autocomplete="off">
+            <label for="message-input" class="visually-hidden">
+              {t(lang, "message_label")}
+            </label>
+            <textarea
+              id="message-input"
+              name="text"
+              class="message-input"
+              rows={1}
+              placeholder={t(lang, "message_placeholder")}
+              enterkeyhint="send"
+            >
+            </textarea>
+            <button type="submit" id="send-button" class="button primary">
+              {t(lang, "send")}
+            </button>
+          </form>
+          <noscript>
+            <p class="noscript">{t(lang, "noscript")}</p>
+          </noscript>
+        </main>
+
+        <div id="scrim" class="scrim" hidden></div>
+        <aside
+          id="side-panel"
+          class="side-panel"
+          aria-label={t(lang, "panel_toggle")}
+        >
+          <div class="panel-top">
+            <p class="me">
+              <span class="me-label">{t(lang, "signed_in_as")}</span>{" "}
+              <strong class="me-name">{nickname}</strong>
+            </p>
+            <button
+              type="button"
+              id="panel-close"
+              class="button panel-close"
+            >
+              {t(lang, "panel_close")}
+            </button>
+          </div>
+          <form method="post" action="/logout" class="logout-form">
+            <button type="submit" class="button">{t(lang, "logout")}</button>
+          </form>
+
+          <section class="panel-section" aria-labelledby="online-heading">
+            <h2 id="online-heading" class="panel-heading">
+              {t(lang, "online_heading")}
+            </h2>
+            <ul id="user-list" class="user-list"></ul>
+          </section>
+
+          <section class="panel-section" aria-labelledby="rooms-heading">
+            <h2 id="rooms-heading" class="panel-heading">
+              {t(lang, "rooms_heading")}
+            </h2>
+            <ul id="room-list" class="room-list" aria-busy="true">
+              <li class="quiet">{t(lang, "rooms_loading")}</li>
+            </ul>
+            <form id="room-form" class="room-form" method="get" action="/chat">
+              <label for="room-input" class="field-label">
+                {t(lang, "room_form_label")}
+              </label>
+              <div class="room-form-row">
+                <input
+                  id="room-input"
+                  name="room"
+                  type="text"
+                  class="text-input"
+                  maxlength={64}
+                  autocomplete="off"
+                  autocapitalize="off"
+                  spellcheck={false}
+                  placeholder={t(lang, "room_form_placeholder")}
+                  aria-describedby="room-error"
+                />
+                <button type="submit" class="button">
+                  {t(lang, "room_form_submit")}
+                </button>
+              </div>
+              <p id="room-error" class="field-error" hidden></p>
+            </form>
+          </section>
+
+          <LangSwitch lang={lang} />
+        </aside>
+      </div>
+      <script type="application/json" id="strings">
+        {raw(scriptJson(clientStrings(lang)))}
+      </script>
+    </Layout>
+  );
+}

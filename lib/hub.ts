@@ -84,6 +84,9 @@ const MAX_HELD_FRAMES = 32;
 const MAX_CIDS = 256;
 // A typing event per user per room at most this often.
 const TYPING_INTERVAL_MS = 1000;
+// A session's bucket and recent cids outlive its sockets this long, so a
+// reconnect neither resets the rate limit nor forgets what was posted.
+const SESSION_RETENTION_MS = 120_000;
 
 interface Member {
   socket: WebSocket;
@@ -121,6 +124,7 @@ interface SessionState {
   cids: Map<string, ChatMessage>;
   typingAt: Map<string, number>;
   loggedOut: boolean;
+  idleSince: number;
 }
 
 /** The room map and everything that fans out through it. */
@@ -154,7 +158,10 @@ export class Hub {
       this.#config.presenceTtlSeconds * 1000,
     );
     // One shared timer renews every connected session's nickname lease.
-    this.#renewTimer = setInterval(() => this.#renewLeases(), renewMs);
+    this.#renewTimer = setInterval(() => {
+      this.#pruneSessions();
+      this.#renewLeases();
+    }, renewMs);
     Deno.unrefTimer(this.#renewTimer);
   }
 
@@ -185,6 +192,7 @@ export class Hub {
         cids: new Map(),
         typingAt: new Map(),
         loggedOut: false,
+        idleSince: 0,
       };
       this.#sessions.set(info.sid, session);
     }
@@ -216,6 +224,7 @@ export class Hub {
       for (const member of [...session.sockets]) {
         this.#close(member, CLOSE.SESSION_INVALID, "Logged out");
       }
+      this.#sessions.delete(sid);
     }
     await this.#nicknames.release(nickname, sid);
   }
@@ -630,7 +639,7 @@ export class Hub {
       }
     }
     if (session.sockets.size === 0) {
-      this.#sessions.delete(session.sid);
+      session.idleSince = this.#now();
       if (!session.loggedOut && !this.#closing) {
         // Keep the name for a grace period so a reload does not lose it.
         this.#nicknames.claim(
@@ -656,6 +665,15 @@ export class Hub {
       !room.scheduled
     ) {
       this.#rooms.delete(room.name);
+    }
+  }
+
+  #pruneSessions(): void {
+    const cutoff = this.#now() - SESSION_RETENTION_MS;
+    for (const [sid, session] of this.#sessions) {
+      if (session.sockets.size === 0 && session.idleSince < cutoff) {
+        this.#sessions.delete(sid);
+      }
     }
   }
 

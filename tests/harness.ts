@@ -263,3 +263,84 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A free loopback TCP port, found by binding port 0 and letting it go. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A server running as its own process, as `deno task start` runs it. */
+export interface ChildServer {
+  origin: string;
+  port: number;
+  process: Deno.ChildProcess;
+  /** Sends `signal` and waits for the exit status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Starts main.ts in a child process and waits until /healthz answers. */
+export async function spawnServer(
+  env: Record<string, string>,
+): Promise<ChildServer> {
+  const port = freePort();
+  const root = new URL("../", import.meta.url).pathname;
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "main.ts",
+    ],
+    cwd: root,
+    env: {
+      PORT: String(port),
+      HOSTNAME: "127.0.0.1",
+      COOKIE_SECRET: SECRET,
+      ...env,
+    },
+    stdout: "null",
+    stderr: "inherit",
+  });
+  const process = command.spawn();
+  const origin = `http://127.0.0.1:${port}`;
+  let status: Deno.CommandStatus | undefined;
+  const done = process.status.then((s) => (status = s));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (status) throw new Error(`Server exited early with ${status.code}`);
+    try {
+      const res = await fetch(`${origin}/healthz`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      process.kill("SIGKILL");
+      await done;
+      throw new Error("Server did not start within 20 s");
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    origin,
+    port,
+    process,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      if (!status) {
+        try {
+          process.kill(signal);
+        } catch {
+          // Already gone.
+        }
+      }
+      await done;
+      return status!;
+    },
+  };
+}

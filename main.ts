@@ -7,7 +7,10 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
+import { type Bus, createBroadcastBus } from "./lib/bus.ts";
 import { createHub, type Hub, type Logger } from "./lib/hub.ts";
+import { createKvBus } from "./lib/kv_bus.ts";
+import { createKvPresence } from "./lib/presence.ts";
 import { createKvNicknameRegistry } from "./lib/nicknames.ts";
 import { createKvStore, openKv } from "./lib/store.ts";
 import type { Services } from "./lib/services.ts";
@@ -58,7 +61,15 @@ export async function createApp(
     ttlMs: config.historyTtlDays * 24 * 3600 * 1000,
   });
   const nicknames = createKvNicknameRegistry(kv);
-  const hub = createHub({ config, store, nicknames, log: options.log });
+  const log = options.log ?? defaultLog;
+  // One process needs no presence leases; several share them through KV.
+  const presence = config.bus === "memory" ? undefined : createKvPresence(kv, {
+    instance: config.instanceId,
+    ttlMs: config.presenceTtlSeconds * 1000,
+  });
+  const hub = createHub({ config, store, nicknames, presence, log });
+  const bus = await createBus(config, { hub, kv, store, log });
+  if (bus) hub.useBus(bus);
   const services: Services = { config, hub, nicknames, store };
 
   const app = new Hono();
@@ -80,7 +91,7 @@ export async function createApp(
   app.notFound((c) => c.text("Not Found", 404));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
-    (options.log ?? console.error)(
+    log(
       `Unhandled error on ${c.req.method} ${c.req.path}`,
       { error: err.stack ?? String(err) },
     );
@@ -93,20 +104,59 @@ export async function createApp(
     hub,
     kv,
     services,
-    close() {
-      if (closed) return Promise.resolve();
+    async close() {
+      if (closed) return;
       closed = true;
       hub.shutdown();
+      await bus?.close();
       if (!options.kv) kv.close();
-      return Promise.resolve();
     },
   };
 }
 
-async function serve(): Promise<void> {
-  let config: Config;
+async function createBus(
+  config: Config,
+  deps: {
+    hub: Hub;
+    kv: Deno.Kv;
+    store: ReturnType<typeof createKvStore>;
+    log: Logger;
+  },
+): Promise<Bus | undefined> {
+  const handler = deps.hub.receive.bind(deps.hub);
+  const origin = config.instanceId;
+  switch (config.bus) {
+    case "memory":
+      return undefined;
+    case "broadcast":
+      return createBroadcastBus(handler, { origin });
+    case "kv":
+      return createKvBus(handler, {
+        kv: deps.kv,
+        store: deps.store,
+        log: (message) => deps.log(message),
+      });
+    case "redis": {
+      // Loaded only when used, so single-process and Deploy never pull it in.
+      const { createRedisBus } = await import("./lib/redis_bus.ts");
+      return await createRedisBus(handler, {
+        url: config.redisUrl!,
+        origin,
+        log: (message) => deps.log(message),
+      });
+    }
+  }
+}
+
+function defaultLog(message: string, fields?: Record<string, unknown>): void {
+  console.error(
+    JSON.stringify({ time: new Date().toISOString(), message, ...fields }),
+  );
+}
+
+function readConfig(): Config {
   try {
-    config = loadConfig(Deno.env.toObject());
+    return loadConfig(Deno.env.toObject());
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -114,11 +164,29 @@ async function serve(): Promise<void> {
     }
     throw err;
   }
+}
+
+/** Set for the workers that `deno serve --parallel` runs on our behalf. */
+const WORKER_ENV = "CHAT_SERVE_WORKER";
+
+function onSignal(stop: () => void): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, stop);
+    } catch {
+      // Some platforms (and Deploy) do not deliver every signal.
+    }
+  }
+}
+
+async function serve(): Promise<void> {
+  const config = readConfig();
   if (config.cookieSecretGenerated) {
     console.warn(
       "COOKIE_SECRET is not set: using a random secret, so sessions will not survive a restart",
     );
   }
+  if (config.workers > 1) return await serveParallel(config);
   const chat = await createApp(config);
   const server = Deno.serve({
     port: config.port,
@@ -130,7 +198,7 @@ async function serve(): Promise<void> {
   }, chat.app.fetch);
 
   let stopping = false;
-  const stop = async () => {
+  onSignal(async () => {
     if (stopping) return;
     stopping = true;
     // Deno Deploy allows 5 s before SIGKILL; leave margin.
@@ -140,15 +208,66 @@ async function serve(): Promise<void> {
     await chat.close();
     clearTimeout(deadline);
     Deno.exit(0);
-  };
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    try {
-      Deno.addSignalListener(signal, stop);
-    } catch {
-      // Some platforms (and Deploy) do not deliver every signal.
-    }
-  }
+  });
   await server.finished;
 }
 
-if (import.meta.main) await serve();
+/**
+ * Runs one worker per core with `deno serve --parallel`; the workers share
+ * the KV file and reach each other over BroadcastChannel.
+ */
+async function serveParallel(config: Config): Promise<void> {
+  const child = new Deno.Command("deno", {
+    args: [
+      "serve",
+      "--parallel",
+      `--port=${config.port}`,
+      `--host=${config.hostname}`,
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=.",
+      "--allow-write=./data",
+      new URL(import.meta.url).pathname,
+    ],
+    env: {
+      [WORKER_ENV]: "1",
+      DENO_JOBS: String(config.workers),
+      // Every worker must sign with the same secret, even a generated one.
+      COOKIE_SECRET: config.cookieSecrets.join(","),
+      INSTANCE_ID: config.instanceId,
+    },
+    stdin: "null",
+  }).spawn();
+  onSignal(() => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  });
+  const status = await child.status;
+  Deno.exit(status.success || status.signal === "SIGTERM" ? 0 : status.code);
+}
+
+async function serveWorker(): Promise<Deno.ServeDefaultExport> {
+  const chat = await createApp(readConfig());
+  onSignal(() => {
+    chat.hub.shutdown();
+    setTimeout(() => Deno.exit(0), 300);
+  });
+  return { fetch: chat.app.fetch };
+}
+
+const worker = import.meta.main && Deno.env.get(WORKER_ENV) === "1"
+  ? await serveWorker()
+  : undefined;
+
+/** The entry `deno serve --parallel` uses for each worker. */
+export default {
+  fetch(request, info) {
+    if (!worker) return new Response("Not a serve worker", { status: 500 });
+    return worker.fetch(request, info);
+  },
+} satisfies Deno.ServeDefaultExport;
+
+if (import.meta.main && !worker) await serve();

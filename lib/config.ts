@@ -247,7 +247,11 @@ export function loadConfig(
     redisUrl,
     bus,
     presenceTtlSeconds: int("PRESENCE_TTL_SECONDS", 15, 2, 3600),
-    instanceId: env.INSTANCE_ID?.trim() || crypto.randomUUID().slice(0, 8),
+    // Workers of one `deno serve --parallel` share an environment, so a
+    // random part keeps every instance distinct.
+    instanceId: `${env.INSTANCE_ID?.trim() || "chat"}-${
+      crypto.randomUUID().slice(0, 8)
+    }`,
   };
   if (config.historyOnJoin > config.historySize) {
     problems.push(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Bus, BusEnvelope, BusEvent } from "./bus.ts";
 import type { Config } from "./config.ts";
 import {
   ConnectionCounter,
@@ -11,6 +12,7 @@ import {
   TokenBucket,
 } from "./limits.ts";
 import type { NicknameRegistry } from "./nicknames.ts";
+import type { PresenceStore } from "./presence.ts";
 import {
   type ClientRequest,
   CLOSE,
@@ -45,6 +47,8 @@ export interface HubOptions {
   config: Config;
   store: Store;
   nicknames: NicknameRegistry;
+  /** Shared presence leases; only needed when several instances share a chat. */
+  presence?: PresenceStore;
   now?: () => number;
   log?: Logger;
 }
@@ -104,10 +108,28 @@ interface RoomUser {
   sockets: number;
 }
 
+interface PresenceEntry {
+  nickname: string;
+  /** Instance id → when it last confirmed this user (ms). */
+  instances: Map<string, number>;
+}
+
 interface Room {
   name: string;
   members: Member[];
+  /** Users with sockets on this instance. */
   users: Map<string, RoomUser>;
+  /** Users on every instance: what welcome frames and join/leave reflect. */
+  presence: Map<string, PresenceEntry>;
+  /** Every message up to this id has been sent to the members; -1 before init. */
+  delivered: number;
+  /** A head seen in KV that is not yet delivered here. */
+  catchUpTo: number;
+  init: Promise<void> | undefined;
+  /** This instance's typing and leave events waiting to cross the bus. */
+  localOut: BusEvent[];
+  /** (instance, sid) pairs that left recently: stale lease sightings must not revive them. */
+  tombstones: Map<string, number>;
   queue: RoomEvent[];
   senders: Map<ChatMessage, Member>;
   joins: Member[];
@@ -141,6 +163,9 @@ export class Hub {
   #renewTimer: ReturnType<typeof setInterval>;
   #closing = false;
   #leaseMs: number;
+  #bus: Bus | undefined;
+  #presence: PresenceStore | undefined;
+  #instance: string;
 
   constructor(options: HubOptions) {
     this.#config = options.config;
@@ -148,6 +173,8 @@ export class Hub {
     this.#nicknames = options.nicknames;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? defaultLog;
+    this.#presence = options.presence;
+    this.#instance = options.config.instanceId;
     this.#counter = new ConnectionCounter({
       maxPerIp: this.#config.maxConnectionsPerIp,
       maxTotal: this.#config.maxConnections,
@@ -161,8 +188,37 @@ export class Hub {
     this.#renewTimer = setInterval(() => {
       this.#pruneSessions();
       this.#renewLeases();
+      if (this.#presence) this.#sweepPresence();
     }, renewMs);
     Deno.unrefTimer(this.#renewTimer);
+  }
+
+  /** Connects this hub to the other instances; their events arrive through {@linkcode Hub.receive}. */
+  useBus(bus: Bus): void {
+    this.#bus = bus;
+    for (const room of this.#rooms.keys()) bus.watch(room);
+  }
+
+  /** Takes an envelope from another instance and delivers it to this instance's members. */
+  receive(envelope: BusEnvelope): void {
+    if (this.#closing) return;
+    const room = this.#rooms.get(envelope.room);
+    // Nobody here is in that room; its presence is read from KV on first use.
+    if (!room) return;
+    for (const event of envelope.events) {
+      if (event.type === "message") {
+        if (event.id > room.delivered || room.delivered < 0) {
+          room.queue.push(event);
+        }
+      } else if (event.type === "typing") {
+        room.queue.push({ type: "typing", nickname: event.nickname });
+      } else if (event.type === "join") {
+        this.#remoteJoin(room, event.sid, event.nickname, envelope.origin);
+      } else if (event.type === "leave") {
+        this.#remoteLeave(room, event.sid, envelope.origin);
+      }
+    }
+    this.#schedule(room);
   }
 
   /** Reserves a connection slot for `ip` before an upgrade, or says why not. */
@@ -238,28 +294,40 @@ export class Hub {
     return { connections: this.#connections, users, rooms: this.#rooms.size };
   }
 
-  /** Rooms with people in them, most populated first. */
-  rooms(): { name: string; users: number }[] {
-    const out: { name: string; users: number }[] = [];
-    for (const room of this.#rooms.values()) {
-      if (room.users.size > 0) {
-        out.push({ name: room.name, users: room.users.size });
+  /** Rooms with people in them on any instance, most populated first. */
+  async rooms(): Promise<{ name: string; users: number }[]> {
+    const counts = new Map<string, Set<string>>();
+    if (this.#presence) {
+      for (const lease of await this.#presence.listAll()) {
+        let sids = counts.get(lease.room);
+        if (!sids) counts.set(lease.room, sids = new Set());
+        sids.add(lease.sid);
       }
     }
+    for (const room of this.#rooms.values()) {
+      if (room.presence.size === 0) continue;
+      let sids = counts.get(room.name);
+      if (!sids) counts.set(room.name, sids = new Set());
+      for (const sid of room.presence.keys()) sids.add(sid);
+    }
+    const out = [...counts].filter(([, sids]) => sids.size > 0).map((
+      [name, sids],
+    ) => ({ name, users: sids.size }));
     return out.sort((a, b) =>
-      b.users - a.users || a.name.localeCompare(b.name)
+      b.users - a.users || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     );
   }
 
-  /** Nicknames online in `room`, sorted. */
+  /** Nicknames online in `room` on every instance, sorted. */
   users(room: string): string[] {
     const r = this.#rooms.get(room);
     if (!r) return [];
-    return sortNicknames([...r.users.values()].map((u) => u.nickname));
+    return sortNicknames([...r.presence.values()].map((u) => u.nickname));
   }
 
   /** Closes every socket with `code` (1012 by default) so clients reconnect, and stops timers. */
   shutdown(code: number = CLOSE.RESTART): void {
+    if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#renewTimer);
     for (const session of this.#sessions.values()) {
@@ -276,6 +344,12 @@ export class Hub {
         name,
         members: [],
         users: new Map(),
+        presence: new Map(),
+        delivered: -1,
+        catchUpTo: 0,
+        init: undefined,
+        localOut: [],
+        tombstones: new Map(),
         queue: [],
         senders: new Map(),
         joins: [],
@@ -283,6 +357,7 @@ export class Hub {
         flushing: false,
       };
       this.#rooms.set(name, room);
+      this.#bus?.watch(name);
     }
     return room;
   }
@@ -362,6 +437,9 @@ export class Hub {
       if (now - last < TYPING_INTERVAL_MS) return;
       session.typingAt.set(room.name, now);
       room.queue.push({ type: "typing", nickname: session.nickname });
+      if (this.#bus) {
+        room.localOut.push({ type: "typing", nickname: session.nickname });
+      }
       this.#schedule(room);
       return;
     }
@@ -446,27 +524,53 @@ export class Hub {
     if (room.flushing) return;
     room.flushing = true;
     try {
-      while (room.queue.length > 0 || room.joins.length > 0) {
-        const events = room.queue;
+      room.init ??= this.#initRoom(room);
+      await room.init;
+      while (this.#pending(room)) {
+        let events = room.queue;
         room.queue = [];
         const joins = room.joins;
         room.joins = [];
-        await this.#commit(room, events);
+        const committed = await this.#commit(room, events);
+        events = await this.#sequence(room, events);
         const joined: Member[] = [];
         const ts = this.#now();
+        const published: BusEvent[] = committed;
         for (const member of joins) {
           if (member.state !== QUEUED) continue;
           member.state = COUNTED;
-          const user = room.users.get(member.session.sid);
+          const { sid, nickname } = member.session;
+          const user = room.users.get(sid);
           if (user) user.sockets++;
           else {
-            const nickname = member.session.nickname;
-            room.users.set(member.session.sid, { nickname, sockets: 1 });
-            events.push({ type: "join", nickname, ts });
+            room.users.set(sid, { nickname, sockets: 1 });
+            await this.#presence?.put([{ room: room.name, sid, nickname }]);
+            published.push({ type: "join", nickname, sid, ts });
+            if (this.#addPresence(room, sid, nickname, this.#instance)) {
+              events.push({ type: "join", nickname, ts });
+            }
           }
           joined.push(member);
         }
         if (events.length > 0) this.#fanout(room, events);
+        if (room.localOut.length > 0) {
+          const out = room.localOut;
+          room.localOut = [];
+          for (const event of out) {
+            // The lease goes before the notice, so no sweep elsewhere revives it.
+            if (event.type === "leave") {
+              await this.#presence?.remove(room.name, event.sid);
+            }
+            published.push(event);
+          }
+        }
+        if (published.length > 0) {
+          this.#bus?.publish({
+            origin: this.#instance,
+            room: room.name,
+            events: published,
+          });
+        }
         if (joined.length > 0) await this.#welcome(room, joined);
       }
     } catch (err) {
@@ -476,21 +580,27 @@ export class Hub {
       });
     } finally {
       room.flushing = false;
-      if (room.queue.length > 0 || room.joins.length > 0) this.#schedule(room);
+      if (this.#pending(room)) this.#schedule(room);
       else this.#forgetIfEmpty(room);
     }
   }
 
-  async #commit(room: Room, events: RoomEvent[]): Promise<void> {
+  #pending(room: Room): boolean {
+    return room.queue.length > 0 || room.joins.length > 0 ||
+      room.localOut.length > 0 || room.catchUpTo > room.delivered;
+  }
+
+  async #commit(room: Room, events: RoomEvent[]): Promise<ChatMessage[]> {
     const fresh: ChatMessage[] = [];
     for (const event of events) {
       if (event.type === "message" && event.id === 0) fresh.push(event);
     }
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return fresh;
     try {
       const stored = await this.#store.append(room.name, fresh);
       for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
       for (const message of fresh) room.senders.delete(message);
+      return fresh;
     } catch (err) {
       this.#log("Storing messages failed: senders are told", {
         room: room.name,
@@ -513,6 +623,172 @@ export class Hub {
       const kept = events.filter((e) => !(e.type === "message" && e.id === 0));
       events.length = 0;
       events.push(...kept);
+      return [];
+    }
+  }
+
+  async #initRoom(room: Room): Promise<void> {
+    room.delivered = await this.#store.head(room.name);
+    if (!this.#presence) return;
+    for (const lease of await this.#presence.list(room.name)) {
+      if (lease.instance === this.#instance) continue;
+      this.#addPresence(room, lease.sid, lease.nickname, lease.instance);
+    }
+  }
+
+  /**
+   * Puts a flush's messages in id order, drops ones already delivered, and
+   * fills any gap from KV: ids are the room's sequence across instances, and
+   * each member must see each one once, in order.
+   */
+  async #sequence(room: Room, events: RoomEvent[]): Promise<RoomEvent[]> {
+    const messages: ChatMessage[] = [];
+    for (const event of events) {
+      if (event.type === "message") messages.push(event);
+    }
+    let top = room.catchUpTo;
+    for (const m of messages) if (m.id > top) top = m.id;
+    if (top <= room.delivered) {
+      return messages.length === 0
+        ? events
+        : events.filter((e) => e.type !== "message");
+    }
+    let expect = room.delivered + 1;
+    let inOrder = true;
+    for (const m of messages) {
+      if (m.id !== expect) {
+        inOrder = false;
+        break;
+      }
+      expect++;
+    }
+    room.catchUpTo = 0;
+    if (inOrder && expect > top) {
+      room.delivered = top;
+      return events;
+    }
+    let ordered: ChatMessage[];
+    const sorted = messages.filter((m) => m.id > room.delivered).sort((a, b) =>
+      a.id - b.id
+    );
+    const contiguous = sorted.every((m, i) =>
+      m.id === room.delivered + 1 + i &&
+      (i === 0 || m.id !== sorted[i - 1].id)
+    ) && sorted.length === top - room.delivered;
+    if (contiguous) ordered = sorted;
+    else ordered = await this.#store.range(room.name, room.delivered, top);
+    room.delivered = top;
+    const out: RoomEvent[] = [];
+    let placed = false;
+    for (const event of events) {
+      if (event.type !== "message") out.push(event);
+      else if (!placed) {
+        out.push(...ordered);
+        placed = true;
+      }
+    }
+    if (!placed) out.push(...ordered);
+    return out;
+  }
+
+  /** Records `sid` as present through `instance`; true when the user is new to the room. */
+  #addPresence(
+    room: Room,
+    sid: string,
+    nickname: string,
+    instance: string,
+  ): boolean {
+    const entry = room.presence.get(sid);
+    if (entry) {
+      entry.instances.set(instance, this.#now());
+      return false;
+    }
+    room.presence.set(sid, {
+      nickname,
+      instances: new Map([[instance, this.#now()]]),
+    });
+    return true;
+  }
+
+  /** Removes `instance` from `sid`'s presence; true when the user has left the room. */
+  #removePresence(room: Room, sid: string, instance: string): boolean {
+    const entry = room.presence.get(sid);
+    if (!entry || !entry.instances.delete(instance)) return false;
+    if (entry.instances.size > 0) return false;
+    room.presence.delete(sid);
+    return true;
+  }
+
+  #remoteJoin(room: Room, sid: string, nickname: string, origin: string) {
+    room.tombstones.delete(`${origin}\u0000${sid}`);
+    if (this.#addPresence(room, sid, nickname, origin)) {
+      room.queue.push({ type: "join", nickname, ts: this.#now() });
+    }
+  }
+
+  #remoteLeave(room: Room, sid: string, origin: string) {
+    const entry = room.presence.get(sid);
+    room.tombstones.set(`${origin}\u0000${sid}`, this.#now());
+    if (entry && this.#removePresence(room, sid, origin)) {
+      room.queue.push({
+        type: "leave",
+        nickname: entry.nickname,
+        ts: this.#now(),
+      });
+    }
+  }
+
+  /** Reconciles presence with the shared leases and catches up on missed messages. */
+  async #sweepPresence(): Promise<void> {
+    const presence = this.#presence!;
+    const ttl = this.#config.presenceTtlSeconds * 1000;
+    for (const room of [...this.#rooms.values()]) {
+      if (room.delivered < 0 || this.#closing) continue;
+      try {
+        const leases = await presence.list(room.name);
+        const head = await this.#store.head(room.name);
+        const now = this.#now();
+        for (const [key, at] of room.tombstones) {
+          if (now - at > ttl) room.tombstones.delete(key);
+        }
+        for (const lease of leases) {
+          if (lease.instance === this.#instance) continue;
+          if (room.tombstones.has(`${lease.instance}\u0000${lease.sid}`)) {
+            continue;
+          }
+          if (
+            this.#addPresence(room, lease.sid, lease.nickname, lease.instance)
+          ) {
+            room.queue.push({
+              type: "join",
+              nickname: lease.nickname,
+              ts: now,
+            });
+          }
+        }
+        for (const [sid, entry] of [...room.presence]) {
+          for (const [instance, at] of [...entry.instances]) {
+            // A live instance renews every third of the TTL.
+            if (instance === this.#instance || now - at <= ttl) continue;
+            if (this.#removePresence(room, sid, instance)) {
+              room.queue.push({
+                type: "leave",
+                nickname: entry.nickname,
+                ts: now,
+              });
+            }
+          }
+        }
+        if (head > room.delivered) room.catchUpTo = head;
+        if (room.queue.length > 0 || room.catchUpTo > room.delivered) {
+          this.#schedule(room);
+        }
+      } catch (err) {
+        this.#log("Presence sweep failed", {
+          room: room.name,
+          error: String(err),
+        });
+      }
     }
   }
 
@@ -563,6 +839,18 @@ export class Hub {
         page = recent;
       } else {
         page = await this.#store.since(room.name, member.since);
+      }
+      if (page.seq > room.delivered) {
+        // Another instance committed more than has reached us: bring the
+        // members up to what this joiner's history shows, so nobody misses
+        // a message and the joiner gets none twice.
+        const missing = await this.#store.range(
+          room.name,
+          room.delivered,
+          page.seq,
+        );
+        room.delivered = page.seq;
+        if (missing.length > 0) this.#fanout(room, missing);
       }
       if (member.state !== COUNTED) continue;
       const frame: WelcomeFrame = {
@@ -628,12 +916,20 @@ export class Hub {
       const user = room.users.get(session.sid);
       if (user && --user.sockets === 0) {
         room.users.delete(session.sid);
+        const ts = this.#now();
+        const gone = this.#removePresence(room, session.sid, this.#instance);
         if (!this.#closing) {
-          room.queue.push({
-            type: "leave",
-            nickname: user.nickname,
-            ts: this.#now(),
-          });
+          if (gone) {
+            room.queue.push({ type: "leave", nickname: user.nickname, ts });
+          }
+          if (this.#bus) {
+            room.localOut.push({
+              type: "leave",
+              nickname: user.nickname,
+              sid: session.sid,
+              ts,
+            });
+          }
           this.#schedule(room);
         }
       }
@@ -662,9 +958,10 @@ export class Hub {
     if (
       room.members.length === 0 && room.users.size === 0 &&
       room.queue.length === 0 && room.joins.length === 0 && !room.flushing &&
-      !room.scheduled
+      !room.scheduled && room.localOut.length === 0
     ) {
       this.#rooms.delete(room.name);
+      this.#bus?.unwatch(room.name);
     }
   }
 
@@ -678,6 +975,19 @@ export class Hub {
   }
 
   async #renewLeases(): Promise<void> {
+    if (this.#presence) {
+      const mine: { room: string; sid: string; nickname: string }[] = [];
+      for (const room of this.#rooms.values()) {
+        for (const [sid, user] of room.users) {
+          mine.push({ room: room.name, sid, nickname: user.nickname });
+        }
+      }
+      if (mine.length > 0) {
+        this.#presence.put(mine).catch((err) =>
+          this.#log("Renewing presence failed", { error: String(err) })
+        );
+      }
+    }
     const leases: { nickname: string; sid: string }[] = [];
     for (const session of this.#sessions.values()) {
       if (session.sockets.size > 0 && !session.loggedOut) {

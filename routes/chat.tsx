@@ -32,9 +32,9 @@ export function chatRoutes(services: Services): Hono {
 
   app.get("/chat", (c) => page(c, LOBBY));
   app.get("/chat/:room", (c) => page(c, c.req.param("room")));
-  app.get("/api/rooms", (c) => {
+  app.get("/api/rooms", async (c) => {
     c.header("Cache-Control", "no-store");
-    return c.json(hub.rooms());
+    return c.json(await hub.rooms());
   });
 
   return app;

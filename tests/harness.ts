@@ -294,6 +294,7 @@ export async function spawnServer(
       "--allow-env",
       "--allow-read",
       "--allow-write",
+      "--allow-run=deno",
       "main.ts",
     ],
     cwd: root,

@@ -1,0 +1,92 @@
+/**
+ * The bus carries a room's events between instances (workers, machines,
+ * Deploy isolates). Each instance fans out from its own room map; only
+ * what another instance produced crosses the bus. KV stays the truth for
+ * messages: the bus only makes delivery prompt.
+ *
+ * @module
+ */
+import type { ChatMessage } from "./store.ts";
+
+/** Presence as it crosses the bus: with the session id, which clients never see. */
+export interface BusPresence {
+  type: "join" | "leave";
+  nickname: string;
+  sid: string;
+  ts: number;
+}
+
+/** Typing as it crosses the bus. */
+export interface BusTyping {
+  type: "typing";
+  nickname: string;
+}
+
+/** One event on the bus. */
+export type BusEvent = ChatMessage | BusPresence | BusTyping;
+
+/** What one instance publishes for one room. */
+export interface BusEnvelope {
+  /** The publishing instance, so it can ignore its own echo. */
+  origin: string;
+  room: string;
+  events: BusEvent[];
+}
+
+/** Receives envelopes from other instances. */
+export type BusHandler = (envelope: BusEnvelope) => void;
+
+/** A way to reach the other instances. */
+export interface Bus {
+  /** `memory`, `broadcast`, `redis` or `kv`. */
+  readonly kind: string;
+  /** Sends this instance's events for a room; never throws. */
+  publish(envelope: BusEnvelope): void;
+  /** This instance now has people in `room`: listen to it. */
+  watch(room: string): void;
+  /** This instance has nobody left in `room`. */
+  unwatch(room: string): void;
+  close(): Promise<void>;
+}
+
+/** The single-process bus: nothing to reach. */
+export function createMemoryBus(): Bus {
+  return {
+    kind: "memory",
+    publish() {},
+    watch() {},
+    unwatch() {},
+    close: () => Promise.resolve(),
+  };
+}
+
+/**
+ * A bus over BroadcastChannel: it reaches the other workers of one
+ * `deno serve --parallel` process (and other apps in one isolate, in tests).
+ */
+export function createBroadcastBus(
+  handler: BusHandler,
+  options: { origin: string; channel?: string },
+): Bus {
+  const channel = new BroadcastChannel(options.channel ?? "deno-chat");
+  channel.onmessage = (event: MessageEvent<BusEnvelope>) => {
+    const envelope = event.data;
+    if (envelope && envelope.origin !== options.origin) handler(envelope);
+  };
+  return {
+    kind: "broadcast",
+    publish(envelope) {
+      try {
+        channel.postMessage(envelope);
+      } catch {
+        // A closed channel during shutdown: KV still has every message.
+      }
+    },
+    watch() {},
+    unwatch() {},
+    close() {
+      channel.close();
+      return Promise.resolve();
+    },
+  };
+}

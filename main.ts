@@ -187,7 +187,13 @@ async function serve(): Promise<void> {
     );
   }
   if (config.workers > 1) return await serveParallel(config);
-  const chat = await createApp(config);
+  let chat: ChatApp;
+  try {
+    chat = await createApp(config);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    Deno.exit(1);
+  }
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,

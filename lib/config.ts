@@ -192,10 +192,13 @@ export function loadConfig(
     problems,
     options.cores ?? navigator.hardwareConcurrency,
   );
+  // On Deno Deploy every isolate is its own process and KV is global.
   let bus: Config["bus"] = redisUrl
     ? "redis"
     : workers > 1
     ? "broadcast"
+    : env.DENO_DEPLOYMENT_ID
+    ? "kv"
     : "memory";
   if (busRaw) {
     if (["memory", "broadcast", "redis", "kv"].includes(busRaw)) {

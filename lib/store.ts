@@ -212,12 +212,20 @@ export function createKvStore(kv: Deno.Kv, options: KvStoreOptions): Store {
 
 /** Opens the KV database at `path` (creating its folder), or the default one. */
 export async function openKv(path: string | undefined): Promise<Deno.Kv> {
-  if (path === undefined) return await Deno.openKv();
-  if (path !== ":memory:") {
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) {
-      await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  try {
+    if (path === undefined) return await Deno.openKv();
+    if (path !== ":memory:") {
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) {
+        await Deno.mkdir(path.slice(0, slash), { recursive: true });
+      }
     }
+    return await Deno.openKv(path);
+  } catch (err) {
+    throw new Error(
+      `Cannot open KV_PATH "${path ?? "default"}": ${
+        err instanceof Error ? err.message : err
+      }`,
+    );
   }
-  return await Deno.openKv(path);
 }

@@ -78,4 +78,5 @@ Deno.test("loadConfig() picks the bus from REDIS_URL, WORKERS and BUS", () => {
   assert.throws(() => loadConfig({ BUS: "redis" }), /REDIS_URL must be set/);
   assert.equal(loadConfig({ KV_PATH: ":memory:" }).kvPath, ":memory:");
   assert.equal(loadConfig({ DENO_DEPLOYMENT_ID: "x" }).kvPath, undefined);
+  assert.equal(loadConfig({ DENO_DEPLOYMENT_ID: "x" }).bus, "kv");
 });

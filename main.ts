@@ -210,6 +210,9 @@ async function serve(): Promise<void> {
     // Deno Deploy allows 5 s before SIGKILL; leave margin.
     const deadline = setTimeout(() => Deno.exit(0), 4000);
     chat.hub.shutdown();
+    // server.shutdown() closes upgraded sockets with 1001 and would overtake
+    // the 1012 frames queued this turn; let those go out first.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     await server.shutdown();
     await chat.close();
     clearTimeout(deadline);

@@ -164,6 +164,8 @@ export class Hub {
   #closing = false;
   #leaseMs: number;
   #bus: Bus | undefined;
+  #backlog = new Set<Room>();
+  #backlogTimer: ReturnType<typeof setTimeout> | undefined;
   #presence: PresenceStore | undefined;
   #instance: string;
 
@@ -330,6 +332,9 @@ export class Hub {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#renewTimer);
+    clearTimeout(this.#backlogTimer);
+    this.#backlogTimer = undefined;
+    this.#backlog.clear();
     for (const session of this.#sessions.values()) {
       for (const member of [...session.sockets]) {
         this.#close(member, code, "Server restarting");
@@ -802,7 +807,7 @@ export class Hub {
       }
     }
     const members = room.members;
-    const slow = this.#config.slowClientBytes;
+    const typingLimit = this.#config.slowClientBytes / 4;
     let evict: Member[] | undefined;
     for (let i = 0; i < members.length; i++) {
       const socket = members[i].socket;
@@ -811,15 +816,16 @@ export class Hub {
         continue;
       }
       // Typing is the first thing a backed-up reader goes without.
-      if (typingOnly && socket.bufferedAmount > 0) continue;
+      if (typingOnly && socket.bufferedAmount > typingLimit) continue;
       try {
         socket.send(frame);
       } catch {
         (evict ??= []).push(members[i]);
         continue;
       }
-      if (socket.bufferedAmount > slow) (evict ??= []).push(members[i]);
     }
+    this.#backlog.add(room);
+    this.#backlogTimer ??= setTimeout(this.#checkBacklog, 0);
     if (evict) {
       for (const member of evict) {
         this.#close(member, CLOSE.TRY_AGAIN, "Too slow: reconnect to catch up");
@@ -953,6 +959,27 @@ export class Hub {
     }
     this.#forgetIfEmpty(room);
   }
+
+  /**
+   * Deno counts a frame in bufferedAmount from send() until its write
+   * completes on a later turn, so a reader that keeps up would look slow
+   * right after a burst; the backlog is judged once the loop has turned.
+   */
+  #checkBacklog = (): void => {
+    this.#backlogTimer = undefined;
+    const slow = this.#config.slowClientBytes;
+    for (const room of this.#backlog) {
+      let slowest: Member[] | undefined;
+      for (const member of room.members) {
+        if (member.socket.bufferedAmount > slow) (slowest ??= []).push(member);
+      }
+      if (!slowest) continue;
+      for (const member of slowest) {
+        this.#close(member, CLOSE.TRY_AGAIN, "Too slow: reconnect to catch up");
+      }
+    }
+    this.#backlog.clear();
+  };
 
   #forgetIfEmpty(room: Room): void {
     if (

@@ -58,6 +58,8 @@ export async function startServer(
       if (closed) return;
       closed = true;
       chat.hub.shutdown();
+      // Let the 1012 close frames leave before Deno's own 1001.
+      await new Promise((resolve) => setTimeout(resolve, 0));
       await server.shutdown();
       await chat.close();
     },

@@ -19,6 +19,8 @@ import { chatRoutes } from "./routes/chat.tsx";
 import { healthRoutes } from "./routes/health.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { wsRoutes } from "./routes/ws.ts";
+import { langOf } from "./routes/lang.ts";
+import { NotFoundPage } from "./templates/not_found_page.tsx";
 
 /** A built app: its Hono router, its room map and how to release it. */
 export interface ChatApp {
@@ -88,7 +90,11 @@ export async function createApp(
   app.route("/", authRoutes(services));
   app.route("/", chatRoutes(services));
   app.route("/", wsRoutes(services));
-  app.notFound((c) => c.text("Not Found", 404));
+  app.notFound((c) => {
+    const accept = c.req.header("accept") ?? "";
+    if (!accept.includes("text/html")) return c.text("Not Found", 404);
+    return c.html(NotFoundPage({ lang: langOf(c) }), 404);
+  });
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
     log(
@@ -226,6 +232,19 @@ async function serve(): Promise<void> {
  * the KV file and reach each other over BroadcastChannel.
  */
 async function serveParallel(config: Config): Promise<void> {
+  // The workers get no more than this process has: read of the app, and
+  // write where the KV file lives if this process may write there.
+  const read = ["."];
+  const write = ["./data"];
+  const path = config.kvPath;
+  if (path && path !== ":memory:") {
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    const allowed = await Deno.permissions.query({ name: "write", path: dir });
+    if (allowed.state === "granted") {
+      read.push(dir);
+      write.push(dir);
+    }
+  }
   const child = new Deno.Command("deno", {
     args: [
       "serve",
@@ -234,8 +253,8 @@ async function serveParallel(config: Config): Promise<void> {
       `--host=${config.hostname}`,
       "--allow-net",
       "--allow-env",
-      "--allow-read=.",
-      "--allow-write=./data",
+      `--allow-read=${read.join(",")}`,
+      `--allow-write=${write.join(",")}`,
       new URL(import.meta.url).pathname,
     ],
     env: {

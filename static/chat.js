@@ -200,9 +200,12 @@ export function formatTime(ts, lang, now = Date.now()) {
   if (!formatter) {
     formatter = new Intl.DateTimeFormat(
       lang,
-      today
-        ? { hour: "2-digit", minute: "2-digit" }
-        : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+      today ? { hour: "numeric", minute: "2-digit" } : {
+        month: "short",
+        day: "numeric",
+        hour: "numeric",
+        minute: "2-digit",
+      },
     );
     formatters.set(key, formatter);
   }
@@ -275,9 +278,13 @@ export function startChat(app) {
   let welcomed = false;
   let attempt = 0;
   let reconnectAt = 0;
-  let reconnectTimer = 0;
-  let countdownTimer = 0;
-  let retryTimer = 0;
+  /** @typedef {ReturnType<typeof setTimeout>} Timer */
+  /** @type {Timer | undefined} */
+  let reconnectTimer;
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let countdownTimer;
+  /** @type {Timer | undefined} */
+  let retryTimer;
   /** Set when the page is leaving or the session is gone: no reconnects */
   let stopped = false;
   /** @type {Status} */
@@ -290,27 +297,40 @@ export function startChat(app) {
   /** Own messages the server has not confirmed, in the order typed */
   /** @type {Map<string, OutboxEntry>} */
   const outbox = new Map();
-  /** @type {Map<string, number>} */
+  /** @type {Map<string, Timer>} */
   const typers = new Map();
   let lastTypingSent = 0;
   let unread = 0;
   let roomsFetchedAt = 0;
-  let roomsTimer = 0;
+  /** @type {Timer | undefined} */
+  let roomsTimer;
   let roomsBusy = false;
+  /** Whether the input had focus when going offline disabled it */
+  let refocus = false;
+  /** Set by a rate_limited error: send one message at a time until caught up */
+  let throttled = false;
+  /** The last answer of /api/rooms, redrawn when our own room changes */
+  /** @type {unknown} */
+  let lastRooms;
 
   // ---- Connection ----
 
   function clearTimers() {
     clearTimeout(reconnectTimer);
     clearInterval(countdownTimer);
-    reconnectTimer = 0;
-    countdownTimer = 0;
+    reconnectTimer = undefined;
+    countdownTimer = undefined;
   }
 
   function connect() {
     clearTimers();
     if (stopped) return;
     setStatus(welcomed ? "reconnecting" : "connecting");
+    // A socket still opening (e.g. when the network comes back) is dropped
+    // first: its handlers ignore it once it is no longer `ws`
+    const previous = ws;
+    ws = null;
+    previous?.close();
     const socket = new WebSocket(
       socketUrl(location, room, welcomed ? lastId : undefined),
     );
@@ -336,8 +356,9 @@ export function startChat(app) {
 
   /** @param {number} code */
   function onClose(code) {
+    const inFlight = [...outbox.values()].filter((entry) => entry.sent);
     // Whatever was in flight may be lost: it is resent, same cid, later
-    for (const entry of outbox.values()) entry.sent = false;
+    for (const entry of inFlight) entry.sent = false;
     typers.clear();
     renderTyping();
     if (stopped) return;
@@ -353,10 +374,8 @@ export function startChat(app) {
       return;
     }
     if (code === 1009) {
-      // Resending would only be refused again
-      for (const entry of [...outbox.values()]) {
-        failEntry(entry, s("close_too_big"));
-      }
+      // Resending what was in flight would only be refused again
+      for (const entry of inFlight) failEntry(entry, s("close_too_big"));
       notice(s("close_too_big"), "error");
     } else if (code === 1008) {
       notice(s("close_policy"), "error");
@@ -413,10 +432,11 @@ export function startChat(app) {
     badge.className = `badge badge-${shown}`;
     const disable = shown === "offline";
     if (input.disabled !== disable) {
-      const hadFocus = document.activeElement === input;
+      // Disabling drops focus; give it back when the input returns
+      if (disable) refocus = document.activeElement === input;
       input.disabled = disable;
       sendButton.disabled = disable;
-      if (!disable && hadFocus) input.focus();
+      if (!disable && refocus) input.focus();
     }
   }
 
@@ -459,7 +479,9 @@ export function startChat(app) {
     if (typeof event.nickname === "string") me = event.nickname;
     users = new Set(
       Array.isArray(event.users)
-        ? event.users.filter((/** @type {unknown} */ u) => typeof u === "string")
+        ? event.users.filter((/** @type {unknown} */ u) =>
+          typeof u === "string"
+        )
         : [],
     );
     users.add(me);
@@ -485,7 +507,18 @@ export function startChat(app) {
       typeof message?.id !== "number" || typeof message.text !== "string" ||
       typeof message.nickname !== "string"
     ) return;
-    if (seen.has(message.id)) return;
+    if (seen.has(message.id)) {
+      // Already shown: a pending copy of it would be a duplicate
+      const copy = message.cid !== undefined
+        ? outbox.get(message.cid)
+        : undefined;
+      if (copy && message.nickname === me) {
+        settle(copy);
+        copy.el.remove();
+        if (throttled) flushOutbox();
+      }
+      return;
+    }
     seen.add(message.id);
     lastId = Math.max(lastId, message.id);
     if (typers.delete(message.nickname)) renderTyping();
@@ -495,8 +528,10 @@ export function startChat(app) {
       ? outbox.get(message.cid)
       : undefined;
     if (entry) {
-      outbox.delete(entry.cid);
+      settle(entry);
       confirmEntry(entry, message);
+      // While paced, the next queued message goes once this one is in
+      if (throttled && ready) flushOutbox();
     } else {
       addToLog(renderMessage(message, message.nickname === me, false));
     }
@@ -555,16 +590,21 @@ export function startChat(app) {
       ? Math.ceil(retryAfter)
       : undefined;
     if (code === "rate_limited") {
-      notice(
-        wait
-          ? s("error_rate_limited_wait", { seconds: wait })
-          : s("error_rate_limited"),
-        "error",
-      );
-      retryInFlight(wait ?? 2);
+      // One notice per slow-down, not one per refused message
+      if (!throttled) {
+        notice(
+          wait
+            ? s("error_rate_limited_wait", { seconds: wait })
+            : s("error_rate_limited"),
+          "error",
+        );
+      }
+      throttled = true;
+      // The server asked us to wait, so waiting is not a failed try
+      retryInFlight(typeof retryAfter === "number" ? retryAfter : 2, false);
     } else if (code === "internal") {
       notice(s("error_internal"), "error");
-      retryInFlight(3);
+      retryInFlight(3, true);
     } else if (
       code === "too_long" || code === "empty" || code === "bad_request"
     ) {
@@ -574,6 +614,7 @@ export function startChat(app) {
       // flight is the one refused
       const refused = [...outbox.values()].find((e) => e.sent);
       if (refused) failEntry(refused, text, true);
+      if (throttled) flushOutbox();
     } else {
       notice(s("error_unknown", { code: code.slice(0, 32) }), "error");
     }
@@ -590,24 +631,40 @@ export function startChat(app) {
 
   function flushOutbox() {
     clearTimeout(retryTimer);
-    retryTimer = 0;
+    retryTimer = undefined;
     for (const entry of outbox.values()) {
-      if (entry.sent) continue;
+      if (entry.sent) {
+        if (throttled) return;
+        continue;
+      }
       if (!send({ type: "message", text: entry.text, cid: entry.cid })) return;
       entry.sent = true;
+      // After a rate limit, one at a time until the queue is through, so a
+      // long queue does not earn one refusal per message
+      if (throttled) return;
     }
   }
 
-  /** @param {number} seconds */
-  function retryInFlight(seconds) {
+  /** Takes an entry out of the outbox once it is confirmed or given up */
+  function settle(/** @type {OutboxEntry} */ entry) {
+    outbox.delete(entry.cid);
+    if (outbox.size === 0) throttled = false;
+  }
+
+  /**
+   * @param {number} seconds
+   * @param {boolean} countsAsTry
+   */
+  function retryInFlight(seconds, countsAsTry) {
     for (const entry of [...outbox.values()]) {
       if (!entry.sent) continue;
       entry.sent = false;
-      entry.retries++;
-      if (entry.retries > MAX_RETRIES) failEntry(entry, s("notice_not_sent"));
+      if (countsAsTry && ++entry.retries > MAX_RETRIES) {
+        failEntry(entry, s("notice_not_sent"));
+      }
     }
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(flushOutbox, seconds * 1000);
+    retryTimer = setTimeout(flushOutbox, Math.max(0.2, seconds) * 1000);
   }
 
   function sendCurrent() {
@@ -639,7 +696,8 @@ export function startChat(app) {
     el.querySelector(".msg-status")?.remove();
     el.querySelector(".msg-head")?.append(renderTime(message.ts));
     // Keep the log in server order: confirmed messages sit above pending ones
-    if (firstPending() !== el) addToLog(el);
+    const next = firstPending();
+    if (el.nextElementSibling !== next) log.insertBefore(el, next);
   }
 
   /**
@@ -648,7 +706,7 @@ export function startChat(app) {
    * @param {boolean} [restore] put the text back in the input if it is empty
    */
   function failEntry(entry, reason, restore = false) {
-    outbox.delete(entry.cid);
+    settle(entry);
     entry.el.classList.remove("pending");
     entry.el.classList.add("failed");
     const status = entry.el.querySelector(".msg-status");
@@ -752,7 +810,9 @@ export function startChat(app) {
       const li = document.createElement("li");
       li.className = "user";
       const name = document.createElement("span");
-      name.className = `user-name ${nickColourClass(nickname)}`;
+      name.className = nickname === me
+        ? "user-name"
+        : `user-name ${nickColourClass(nickname)}`;
       name.textContent = nickname;
       li.append(name);
       if (nickname === me) {
@@ -763,6 +823,8 @@ export function startChat(app) {
     });
     userList.replaceChildren(...items);
     onlineCount.textContent = s("online_count", { count: users.size });
+    // Our own room's count is known here at once; the fetch may be older
+    if (lastRooms !== undefined) renderRooms(lastRooms);
   }
 
   function renderTyping() {
@@ -803,7 +865,7 @@ export function startChat(app) {
     if (roomsTimer) return;
     const wait = Math.max(0, roomsFetchedAt + ROOMS_MIN_GAP_MS - Date.now());
     roomsTimer = setTimeout(() => {
-      roomsTimer = 0;
+      roomsTimer = undefined;
       refreshRooms();
     }, wait);
   }
@@ -835,6 +897,7 @@ export function startChat(app) {
 
   /** @param {unknown} data */
   function renderRooms(data) {
+    lastRooms = data;
     /** @type {Map<string, number>} */
     const rooms = new Map();
     if (Array.isArray(data)) {
@@ -846,7 +909,7 @@ export function startChat(app) {
     }
     // The lobby and the room we are in are always listed
     if (!rooms.has(LOBBY)) rooms.set(LOBBY, 0);
-    rooms.set(room, Math.max(rooms.get(room) ?? 0, users.size));
+    rooms.set(room, users.size);
     const names = [...rooms.keys()].sort((a, b) =>
       a === LOBBY
         ? -1
@@ -971,6 +1034,13 @@ export function startChat(app) {
       renderStatus();
     }
   });
+  // Logging out closes our socket with 4401 before the POST is answered;
+  // going to /login ourselves then would abort the response that clears
+  // the session cookie
+  document.querySelector(".logout-form")?.addEventListener("submit", () => {
+    stopped = true;
+    clearTimers();
+  });
   addEventListener("pagehide", () => {
     stopped = true;
     clearTimers();
@@ -987,7 +1057,16 @@ export function startChat(app) {
   setInterval(() => {
     if (!document.hidden) refreshRooms();
   }, ROOMS_REFRESH_MS);
+  // Focus the target ourselves: a fragment link alone only moves the
+  // starting point of sequential navigation in some browsers
+  document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+    event.preventDefault();
+    input.focus();
+  });
 
+  // Ready to type on a desktop; on touch screens this would pop up the
+  // keyboard over the messages
+  if (matchMedia("(pointer: fine)").matches) input.focus();
   connect();
 }
 

@@ -55,13 +55,14 @@ export function ChatPage(
             <h1 class="room-name" id="room-name">{roomLabel}</h1>
             <span id="online-count" class="online-count"></span>
           </div>
-          <span
-            id="conn-badge"
-            class="badge badge-connecting"
-            role="status"
-          >
+          {
+            /* Not a live region: it counts seconds down while reconnecting;
+              #conn-live announces each change of state once instead */
+          }
+          <span id="conn-badge" class="badge badge-connecting">
             {t(lang, "status_connecting")}
           </span>
+          <span id="conn-live" class="visually-hidden" role="status"></span>
           <button
             type="button"
             id="panel-toggle"
@@ -109,12 +110,20 @@ export function ChatPage(
               rows={1}
               placeholder={t(lang, "message_placeholder")}
               enterkeyhint="send"
+              aria-describedby="composer-hint"
             >
             </textarea>
             <button type="submit" id="send-button" class="button primary">
               {t(lang, "send")}
             </button>
           </form>
+          {
+            /* Keys only matter with a keyboard: hidden on phones but still
+              read out with the input */
+          }
+          <p id="composer-hint" class="composer-hint">
+            {t(lang, "message_hint")}
+          </p>
           <noscript>
             <p class="noscript">{t(lang, "noscript")}</p>
           </noscript>
@@ -178,7 +187,7 @@ export function ChatPage(
                   {t(lang, "room_form_submit")}
                 </button>
               </div>
-              <p id="room-error" class="field-error" hidden></p>
+              <p id="room-error" class="field-error" role="alert" hidden></p>
             </form>
           </section>
 

@@ -266,8 +266,16 @@ async function serveParallel(config: Config): Promise<void> {
     },
     stdin: "null",
   }).spawn();
-  onSignal(() => {
+  let stopping = false;
+  onSignal(async () => {
+    if (stopping) return;
+    stopping = true;
+    // `deno serve` answers SIGTERM by closing sockets with 1001 before our
+    // listeners run; SIGUSR2 first lets every worker send 1012. (Not SIGUSR1:
+    // Deno opens the inspector on it.)
     try {
+      child.kill("SIGUSR2");
+      await new Promise((resolve) => setTimeout(resolve, 200));
       child.kill("SIGTERM");
     } catch {
       // Already gone.
@@ -279,6 +287,12 @@ async function serveParallel(config: Config): Promise<void> {
 
 async function serveWorker(): Promise<Deno.ServeDefaultExport> {
   const chat = await createApp(readConfig());
+  // The parent sends SIGUSR2 just before SIGTERM (see serveParallel).
+  try {
+    Deno.addSignalListener("SIGUSR2", () => chat.hub.shutdown());
+  } catch {
+    // Not on this platform.
+  }
   onSignal(() => {
     chat.hub.shutdown();
     setTimeout(() => Deno.exit(0), 300);

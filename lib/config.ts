@@ -256,6 +256,11 @@ export function loadConfig(
       crypto.randomUUID().slice(0, 8)
     }`,
   };
+  if (config.workers > 1 && config.kvPath === ":memory:") {
+    problems.push(
+      `Invalid KV_PATH ":memory:" with WORKERS "${config.workers}": workers must share one KV file`,
+    );
+  }
   if (config.historyOnJoin > config.historySize) {
     problems.push(
       `Invalid HISTORY_ON_JOIN "${config.historyOnJoin}": must not exceed HISTORY_SIZE (${config.historySize})`,

@@ -637,7 +637,13 @@ export class Hub {
     if (!this.#presence) return;
     for (const lease of await this.#presence.list(room.name)) {
       if (lease.instance === this.#instance) continue;
-      this.#addPresence(room, lease.sid, lease.nickname, lease.instance);
+      this.#addPresence(
+        room,
+        lease.sid,
+        lease.nickname,
+        lease.instance,
+        lease.until - this.#config.presenceTtlSeconds * 1000,
+      );
     }
   }
 
@@ -702,15 +708,17 @@ export class Hub {
     sid: string,
     nickname: string,
     instance: string,
+    seenAt: number = this.#now(),
   ): boolean {
     const entry = room.presence.get(sid);
     if (entry) {
-      entry.instances.set(instance, this.#now());
+      const at = entry.instances.get(instance) ?? 0;
+      entry.instances.set(instance, Math.max(at, seenAt));
       return false;
     }
     room.presence.set(sid, {
       nickname,
-      instances: new Map([[instance, this.#now()]]),
+      instances: new Map([[instance, seenAt]]),
     });
     return true;
   }
@@ -762,7 +770,15 @@ export class Hub {
             continue;
           }
           if (
-            this.#addPresence(room, lease.sid, lease.nickname, lease.instance)
+            // A lease is as fresh as its last renewal, not as this sighting:
+            // an instance that died is gone once its lease runs out.
+            this.#addPresence(
+              room,
+              lease.sid,
+              lease.nickname,
+              lease.instance,
+              lease.until - ttl,
+            )
           ) {
             room.queue.push({
               type: "join",

@@ -57,39 +57,23 @@ interface IntSpec {
   max: number;
 }
 
-function readInt(
+function readNumber(
   env: Record<string, string | undefined>,
-  spec: IntSpec,
+  spec: IntSpec & { whole?: boolean },
   problems: string[],
 ): number {
   const raw = env[spec.name]?.trim();
   if (raw === undefined || raw === "") return spec.fallback;
-  if (!/^-?\d+$/.test(raw)) {
-    problems.push(`Invalid ${spec.name} "${raw}": expected a whole number`);
-    return spec.fallback;
-  }
-  const value = Number(raw);
-  if (value < spec.min || value > spec.max) {
+  const whole = spec.whole ?? true;
+  if (!(whole ? /^-?\d+$/ : /^-?\d+(\.\d+)?$/).test(raw)) {
     problems.push(
-      `Invalid ${spec.name} "${raw}": must be between ${spec.min} and ${spec.max}`,
+      `Invalid ${spec.name} "${raw}": expected ${
+        whole ? "a whole number" : "a number"
+      }`,
     );
     return spec.fallback;
   }
-  return value;
-}
-
-function readNumber(
-  env: Record<string, string | undefined>,
-  spec: IntSpec,
-  problems: string[],
-): number {
-  const raw = env[spec.name]?.trim();
-  if (raw === undefined || raw === "") return spec.fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || !/^\d+(\.\d+)?$/.test(raw)) {
-    problems.push(`Invalid ${spec.name} "${raw}": expected a number`);
-    return spec.fallback;
-  }
   if (value < spec.min || value > spec.max) {
     problems.push(
       `Invalid ${spec.name} "${raw}": must be between ${spec.min} and ${spec.max}`,
@@ -157,7 +141,7 @@ export function loadConfig(
 ): Config {
   const problems: string[] = [];
   const int = (name: string, fallback: number, min: number, max: number) =>
-    readInt(env, { name, fallback, min, max }, problems);
+    readNumber(env, { name, fallback, min, max }, problems);
 
   const secretsRaw = env.COOKIE_SECRET?.trim();
   let cookieSecrets: string[] = [];
@@ -231,7 +215,13 @@ export function loadConfig(
     rateBurst: int("RATE_BURST", 10, 1, 1e9),
     ratePerSecond: readNumber(
       env,
-      { name: "RATE_PER_SECOND", fallback: 1, min: 0.001, max: 1e9 },
+      {
+        name: "RATE_PER_SECOND",
+        fallback: 1,
+        min: 0.001,
+        max: 1e9,
+        whole: false,
+      },
       problems,
     ),
     maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 20, 1, 1e9),

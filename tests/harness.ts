@@ -347,3 +347,39 @@ export async function spawnServer(
     },
   };
 }
+
+/** How many events of `type` about `nickname` a client got. */
+export function count(
+  client: TestClient,
+  type: string,
+  nickname: string,
+): number {
+  return client.ofType(type).filter((e) => e.nickname === nickname).length;
+}
+
+/** The integers from `from` to `to`, both included. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/**
+ * Waits until each client has an event matching `match` (or time runs out),
+ * then fails first on any error frame, since a refused message explains a
+ * missing one better than the list of what arrived.
+ */
+export async function settle(
+  clients: TestClient[],
+  match: (event: Event) => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await Promise.allSettled(clients.map((c) => c.waitFor(match, { timeoutMs })));
+  for (const client of clients) {
+    if (client.ofType("error").length > 0) {
+      throw new Error(
+        `${client.welcome?.nickname} was sent error frames: ${
+          JSON.stringify(client.ofType("error"))
+        }`,
+      );
+    }
+  }
+}

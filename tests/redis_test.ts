@@ -8,9 +8,12 @@
 import assert from "node:assert/strict";
 import {
   type ChildServer,
+  count,
   freePort,
   login,
   loginOk,
+  range,
+  settle,
   spawnServer,
   TestClient,
 } from "./harness.ts";
@@ -180,34 +183,6 @@ async function cluster(): Promise<Cluster> {
   } catch (err) {
     await close();
     throw err;
-  }
-}
-
-function count(client: TestClient, type: string, nickname: string): number {
-  return client.ofType(type).filter((e) => e.nickname === nickname).length;
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-}
-
-/**
- * Waits until each client has an event matching `match` (or time runs out),
- * then fails first on any error frame, since a refused message explains a
- * missing one better than the list of what arrived.
- */
-async function settle(
-  clients: TestClient[],
-  match: (event: Event) => boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  await Promise.allSettled(clients.map((c) => c.waitFor(match, { timeoutMs })));
-  for (const client of clients) {
-    assert.deepEqual(
-      client.ofType("error"),
-      [],
-      `${client.welcome?.nickname} was sent error frames`,
-    );
   }
 }
 

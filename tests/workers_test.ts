@@ -6,7 +6,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type ChildServer, spawnServer, TestClient } from "./harness.ts";
+import {
+  type ChildServer,
+  count,
+  range,
+  settle,
+  spawnServer,
+  TestClient,
+} from "./harness.ts";
 
 // deno-lint-ignore no-explicit-any
 type Event = any;
@@ -210,34 +217,6 @@ async function startWorkers(
     await close();
     throw err;
   }
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-}
-
-/**
- * Waits until each client has an event matching `match` (or time runs out),
- * then fails first on any error frame, since a refused message explains a
- * missing one better than the list of what arrived.
- */
-async function settle(
-  clients: TestClient[],
-  match: (event: Event) => boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  await Promise.allSettled(clients.map((c) => c.waitFor(match, { timeoutMs })));
-  for (const client of clients) {
-    assert.deepEqual(
-      client.ofType("error"),
-      [],
-      `${client.welcome?.nickname} was sent error frames`,
-    );
-  }
-}
-
-function count(client: TestClient, type: string, nickname: string): number {
-  return client.ofType(type).filter((e) => e.nickname === nickname).length;
 }
 
 /**

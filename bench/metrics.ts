@@ -1,0 +1,242 @@
+/**
+ * Measuring helpers shared by the load process and the runner: message tags,
+ * a latency histogram and readings of /proc.
+ */
+
+const TILDE = 0x7e;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/**
+ * The text the load process puts in every message: sender index, round (or
+ * step), sequence number within it, and send time in whole microseconds of
+ * `performance.now()`. Plain ASCII that JSON never escapes, so it can be found
+ * in the raw bytes of any frame, batched or not.
+ */
+export function formatTag(
+  sender: number,
+  round: number,
+  seq: number,
+  sentUs: number,
+): string {
+  return `~${sender}.${round}.${seq}.${sentUs}~`;
+}
+
+/** Receives one tag found by `scanTags`. */
+export type TagHandler = (
+  sender: number,
+  round: number,
+  seq: number,
+  sentUs: number,
+) => void;
+
+/**
+ * Finds every tag in the bytes [start, end) and returns how many it found.
+ * Works on bytes so a batch frame costs one pass, with no JSON parsing; this
+ * is the load process's hottest loop, hence the inlined digit loops. With
+ * `withTime` false the send time is not parsed and reads as 0.
+ */
+export function scanTags(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  onTag: TagHandler,
+  withTime = true,
+): number {
+  // A view bounds indexOf to this message, whatever follows it in the buffer.
+  const view = data.subarray(start, end);
+  const n = view.length;
+  let found = 0;
+  let i = view.indexOf(TILDE);
+  while (i >= 0) {
+    let p = i + 1;
+    let c = view[p];
+    let sender = 0;
+    while (c >= ZERO && c <= NINE) {
+      sender = sender * 10 + c - ZERO;
+      c = view[++p];
+    }
+    if (p === i + 1 || c !== DOT) {
+      i = view.indexOf(TILDE, i + 1);
+      continue;
+    }
+    let from = ++p;
+    c = view[p];
+    let round = 0;
+    while (c >= ZERO && c <= NINE) {
+      round = round * 10 + c - ZERO;
+      c = view[++p];
+    }
+    if (p === from || c !== DOT) {
+      i = view.indexOf(TILDE, i + 1);
+      continue;
+    }
+    from = ++p;
+    c = view[p];
+    let seq = 0;
+    while (c >= ZERO && c <= NINE) {
+      seq = seq * 10 + c - ZERO;
+      c = view[++p];
+    }
+    if (p === from || c !== DOT) {
+      i = view.indexOf(TILDE, i + 1);
+      continue;
+    }
+    from = ++p;
+    let sentUs = 0;
+    if (withTime) {
+      c = view[p];
+      while (c >= ZERO && c <= NINE) {
+        sentUs = sentUs * 10 + c - ZERO;
+        c = view[++p];
+      }
+    } else {
+      p = view.indexOf(TILDE, p);
+      if (p < 0) break;
+      c = TILDE;
+    }
+    if (p === from || c !== TILDE || p >= n) {
+      i = view.indexOf(TILDE, i + 1);
+      continue;
+    }
+    onTag(sender, round, seq, sentUs);
+    found++;
+    i = view.indexOf(TILDE, p + 1);
+  }
+  return found;
+}
+
+/** Microseconds since the process started, as whole numbers. */
+export function nowUs(): number {
+  return Math.round(performance.now() * 1000);
+}
+
+// 10 µs buckets up to 100 ms, where the interesting latencies are, then 1 ms
+// buckets up to 60 s so an overloaded step still has a readable tail.
+const FINE_US = 10;
+const FINE_BUCKETS = 10_000;
+const COARSE_US = 1000;
+const COARSE_BUCKETS = 60_000;
+
+/** Latency histogram in microseconds with a fixed memory cost. */
+export class Histogram {
+  #counts = new Uint32Array(FINE_BUCKETS + COARSE_BUCKETS);
+  /** Samples recorded. */
+  count = 0;
+  /** Largest sample, exact. */
+  maxUs = 0;
+
+  /** Records one latency. */
+  record(us: number): void {
+    if (us < 0) us = 0;
+    const fine = Math.floor(us / FINE_US);
+    const bucket = fine < FINE_BUCKETS ? fine : FINE_BUCKETS +
+      Math.min(
+        COARSE_BUCKETS - 1,
+        Math.floor((us - FINE_BUCKETS * FINE_US) / COARSE_US),
+      );
+    this.#counts[bucket]++;
+    this.count++;
+    if (us > this.maxUs) this.maxUs = us;
+  }
+
+  /** The q-quantile (0..1) in microseconds, as its bucket's upper edge; 0 when empty. */
+  quantileUs(q: number): number {
+    if (this.count === 0) return 0;
+    const rank = Math.max(1, Math.ceil(q * this.count));
+    let seen = 0;
+    for (let b = 0; b < this.#counts.length; b++) {
+      seen += this.#counts[b];
+      if (seen >= rank) {
+        const edge = b < FINE_BUCKETS
+          ? (b + 1) * FINE_US
+          : FINE_BUCKETS * FINE_US + (b - FINE_BUCKETS + 1) * COARSE_US;
+        return Math.min(edge, this.maxUs);
+      }
+    }
+    return this.maxUs;
+  }
+}
+
+/**
+ * Reads a /proc file. Deno asks for --allow-all to read /proc/<pid>/ even with
+ * --allow-read, so without it the file is read through `cat` (--allow-run).
+ */
+export async function readProc(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    if (
+      !(err instanceof Deno.errors.NotCapable ||
+        err instanceof Deno.errors.PermissionDenied)
+    ) throw err;
+  }
+  const out = await new Deno.Command("cat", { args: [path], stderr: "null" })
+    .output();
+  if (!out.success) throw new Error(`cannot read ${path}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** User plus system CPU time of a process in seconds, from /proc/<pid>/stat. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readProc(`/proc/${pid}/stat`);
+  // The command name may hold spaces; the fields after it are plain.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+// sysconf(_SC_CLK_TCK) is 100 on every Linux that Deno ships for.
+const CLOCK_TICKS = 100;
+
+/** Resident set size of a process in bytes, from /proc/<pid>/status VmRSS. */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await readProc(`/proc/${pid}/status`);
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** Measures the CPU share of a process over a window that `start` opens and `share` closes. */
+export class CpuMeter {
+  #pid: number;
+  #cpu0: number;
+  #t0: number;
+
+  private constructor(pid: number, cpu0: number) {
+    this.#pid = pid;
+    this.#cpu0 = cpu0;
+    this.#t0 = performance.now();
+  }
+
+  /** Opens a window for process `pid` (0: unknown, always reads as idle). */
+  static async start(pid: number): Promise<CpuMeter> {
+    return new CpuMeter(pid, await safeCpu(pid));
+  }
+
+  /** CPU seconds per wall second since the window opened (1 = one core busy). */
+  async share(): Promise<number> {
+    const wall = (performance.now() - this.#t0) / 1000;
+    const cpu = await safeCpu(this.#pid);
+    return wall > 0 ? (cpu - this.#cpu0) / wall : 0;
+  }
+}
+
+async function safeCpu(pid: number): Promise<number> {
+  if (pid <= 0) return 0;
+  try {
+    return await cpuSeconds(pid);
+  } catch {
+    // The process is gone; its last window reads as idle.
+    return 0;
+  }
+}
+
+/** Median of a list of numbers; NaN when empty. */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

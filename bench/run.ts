@@ -1,0 +1,719 @@
+/**
+ * `deno task bench`: runs every workload against the chat server and the raw
+ * baseline, alternating them (server, baseline, server, baseline, ...) so slow
+ * drift of the machine hits both alike, prints one table and writes
+ * bench/results.json.
+ *
+ * Each run gets a fresh server process pinned to CPU 0 and a fresh load
+ * process (bench/load.ts) pinned to CPU 1, when `taskset` exists.
+ *
+ * Env knobs: BENCH_QUICK=1 (tiny CI run), BENCH_REPS, BENCH_SECONDS,
+ * BENCH_WORKLOADS (burst32,burst1000,capacity,idle), BENCH_MEMBERS,
+ * BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT, BENCH_KV
+ * (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,WORKERS=1").
+ */
+import type {
+  BurstResult,
+  CapacityResult,
+  IdleResult,
+  LoadConfig,
+  LoadResult,
+} from "./load.ts";
+import { median, readProc } from "./metrics.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
+const BASELINE_SCRIPT = new URL("./baseline_server.ts", import.meta.url)
+  .pathname;
+const HOST = "127.0.0.1";
+/** Above this CPU share the load process may be what limits a figure. */
+const LOAD_CPU_LIMIT = 0.9;
+
+/** Which server a run drives. */
+export type Target = "server" | "baseline";
+
+/** One workload of the suite. */
+export interface WorkloadSpec {
+  /** Short id: burst32, burst1000, capacity, idle. */
+  id: string;
+  /** Label for the table. */
+  label: string;
+  /** The load process's parameters. */
+  config: LoadConfig["workload"];
+}
+
+/** Everything a bench run is parameterised by. */
+export interface Settings {
+  /** Tiny CI run. */
+  quick: boolean;
+  /** Repetitions of the server/baseline pair. */
+  reps: number;
+  /** Workloads, in order. */
+  workloads: WorkloadSpec[];
+  /** Pin server and load to separate cores with taskset. */
+  pin: boolean;
+  /** Where results.json goes. */
+  out: string;
+  /** "file" keeps messages in a KV file under ./data like production; "memory" uses :memory:. */
+  kv: "file" | "memory";
+  /** Extra environment for the chat server. */
+  serverEnv: Record<string, string>;
+}
+
+/** Reads the settings from the environment. */
+export function readSettings(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Settings {
+  const quick = env.BENCH_QUICK === "1";
+  const num = (name: string, full: number, small: number) => {
+    const raw = env[name];
+    const value = raw === undefined || raw === "" ? NaN : Number(raw);
+    if (raw !== undefined && raw !== "" && !(value > 0)) {
+      throw new Error(`${name} must be a positive number, got "${raw}"`);
+    }
+    return Number.isFinite(value) ? value : quick ? small : full;
+  };
+  const measureMs = num("BENCH_SECONDS", 3, 1) * 1000;
+  const warmupMs = quick ? 300 : 1000;
+  const all: WorkloadSpec[] = [
+    {
+      id: "burst32",
+      label: quick ? "A burst 4×5" : "A burst 32×50",
+      config: {
+        kind: "burst",
+        clients: quick ? 4 : 32,
+        perRound: quick ? 5 : 50,
+        warmupMs,
+        measureMs,
+        roundTimeoutMs: 30_000,
+      },
+    },
+    {
+      id: "burst1000",
+      label: quick ? "A burst 20×1" : "A burst 1000×1",
+      config: {
+        kind: "burst",
+        clients: quick ? 20 : 1000,
+        perRound: 1,
+        warmupMs,
+        measureMs,
+        roundTimeoutMs: 30_000,
+      },
+    },
+    {
+      id: "capacity",
+      label: "B capacity",
+      config: {
+        kind: "capacity",
+        members: num("BENCH_MEMBERS", 1000, 20),
+        startRate: 25,
+        maxRate: num("BENCH_MAX_RATE", 51_200, 50),
+        stepMs: measureMs,
+        warmupMs,
+        drainMs: 2000,
+        maxDrainMs: 30_000,
+        p99LimitMs: 100,
+        probeEvery: quick ? 1 : 10,
+        paceMs: quick ? 0 : 20,
+      },
+    },
+    {
+      id: "idle",
+      label: "C idle",
+      config: {
+        kind: "idle",
+        connections: num("BENCH_IDLE", 10_000, 200),
+        sessions: num("BENCH_IDLE_SESSIONS", 1000, 20),
+        rooms: quick ? 4 : 100,
+        concurrency: 128,
+        settleMs: quick ? 300 : 2000,
+      },
+    },
+  ];
+  const wanted = (env.BENCH_WORKLOADS ?? "").split(",").map((s) => s.trim())
+    .filter((s) => s);
+  for (const id of wanted) {
+    if (!all.some((w) => w.id === id)) {
+      throw new Error(
+        `BENCH_WORKLOADS: unknown workload "${id}" (known: ${
+          all.map((w) => w.id).join(", ")
+        })`,
+      );
+    }
+  }
+  const serverEnv: Record<string, string> = {};
+  for (const pair of (env.BENCH_SERVER_ENV ?? "").split(",")) {
+    const at = pair.indexOf("=");
+    if (at > 0) serverEnv[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  const kv = env.BENCH_KV === "memory" ? "memory" : "file";
+  return {
+    quick,
+    reps: Math.round(num("BENCH_REPS", 3, 1)),
+    workloads: wanted.length ? all.filter((w) => wanted.includes(w.id)) : all,
+    pin: env.BENCH_PIN !== "0",
+    out: env.BENCH_OUT || `${ROOT}bench/results.json`,
+    kv,
+    serverEnv,
+  };
+}
+
+/** A started server: its pid, port and how to stop it. */
+interface Running {
+  pid: number;
+  port: number;
+  /** V8 inspector port, or 0. */
+  inspectPort: number;
+  stop(): Promise<void>;
+  log: string;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+async function hasTaskset(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("taskset", {
+      args: ["-c", "0", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success && navigator.hardwareConcurrency >= 2;
+  } catch {
+    return false;
+  }
+}
+
+/** Prefixes a command with `taskset -c <cpu>` when pinning. */
+function pinned(
+  pin: boolean,
+  cpu: number,
+  command: string[],
+): [string, string[]] {
+  return pin
+    ? ["taskset", ["-c", String(cpu), ...command]]
+    : [command[0], command.slice(1)];
+}
+
+async function startTarget(
+  target: Target,
+  settings: Settings,
+  pin: boolean,
+  logDir: string,
+  index: number,
+  inspect: boolean,
+): Promise<Running> {
+  const port = freePort();
+  const inspectPort = inspect ? freePort() : 0;
+  const kvFile = `./data/bench-${randomHex(6)}.db`;
+  const env: Record<string, string> = target === "baseline"
+    ? { PORT: String(port), HOSTNAME: HOST }
+    : {
+      PORT: String(port),
+      HOSTNAME: HOST,
+      COOKIE_SECRET: randomHex(32),
+      KV_PATH: settings.kv === "memory" ? ":memory:" : kvFile,
+      // The bench measures fan-out, not the abuse limits.
+      RATE_BURST: "1000000",
+      RATE_PER_SECOND: "1000000",
+      MAX_CONNECTIONS_PER_IP: "100000",
+      MAX_CONNECTIONS: "100000",
+      // A reader a few ms behind during a burst must not be evicted.
+      SLOW_CLIENT_BYTES: String(64 * 1024 * 1024),
+      // Welcome frames stay small, so joining measures joining.
+      HISTORY_ON_JOIN: "0",
+      ...settings.serverEnv,
+    };
+  const script = target === "baseline" ? BASELINE_SCRIPT : "main.ts";
+  // The same command as `deno task start`; the baseline needs only the net.
+  const denoArgs = target === "baseline"
+    ? ["deno", "run", "--allow-net", "--allow-env", script]
+    : [
+      "deno",
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read=.",
+      "--allow-write=./data",
+      script,
+    ];
+  // Only the idle workload adds the inspector: it lets the load force a GC
+  // and read the live heap; the busy workloads run the plain command.
+  if (inspect) denoArgs.splice(2, 0, `--inspect=${HOST}:${inspectPort}`);
+  const [cmd, args] = pinned(pin, 0, denoArgs);
+  if (target === "server" && settings.kv === "file") {
+    await Deno.mkdir(`${ROOT}data`, { recursive: true });
+  }
+  const log = `${logDir}/${index}-${target}.log`;
+  const file = await Deno.open(log, { write: true, create: true });
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Both streams go to one log; lines may interleave, which is fine for a log.
+  const writer = file.writable.getWriter();
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) await writer.write(chunk);
+  };
+  const copied = Promise.all([drain(child.stdout), drain(child.stderr)])
+    .finally(() => writer.close().catch(() => {}));
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 6000);
+    await child.status;
+    clearTimeout(timer);
+    await copied.catch(() => {});
+    if (target === "server" && settings.kv === "file") {
+      for (const suffix of ["", "-wal", "-shm"]) {
+        await Deno.remove(`${ROOT}${kvFile.slice(2)}${suffix}`).catch(() => {});
+      }
+    }
+  };
+  const deadline = performance.now() + 30_000;
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (true) {
+    if (exited) {
+      await copied.catch(() => {});
+      throw new Error(
+        `${target} exited during start:\n${await tail(log)}`,
+      );
+    }
+    try {
+      const res = await fetch(`http://${HOST}:${port}/healthz`);
+      const body = await res.json();
+      if (res.ok && body.status === "ok") break;
+    } catch {
+      // Not listening yet.
+    }
+    if (performance.now() > deadline) {
+      await stop();
+      throw new Error(`${target} did not become healthy:\n${await tail(log)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { pid: child.pid, port, inspectPort, stop, log };
+}
+
+async function tail(path: string): Promise<string> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").slice(-20).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function runLoadProcess(
+  config: LoadConfig,
+  pin: boolean,
+): Promise<LoadResult> {
+  // --allow-run=cat: Deno wants --allow-all to read /proc/<pid>/, cat does not.
+  const [cmd, args] = pinned(pin, 1, [
+    "deno",
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-run=cat",
+    LOAD_SCRIPT,
+    JSON.stringify(config),
+  ]);
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(
+      `load process failed (exit ${out.code}) on ${config.target}: ${text}`,
+    );
+  }
+  return JSON.parse(text.slice(text.lastIndexOf("\n") + 1)) as LoadResult;
+}
+
+/** One run: a repetition of one workload against one target. */
+export interface RunRecord {
+  /** Repetition, from 1. */
+  rep: number;
+  /** Workload id. */
+  workload: string;
+  /** Which server. */
+  target: Target;
+  /** What the load process measured. */
+  result: LoadResult;
+}
+
+/** Median, smallest and largest of a set of figures. */
+export interface Spread {
+  /** Median. */
+  median: number;
+  /** Smallest. */
+  min: number;
+  /** Largest. */
+  max: number;
+}
+
+/** One row of the summary table. */
+export interface SummaryRow {
+  /** Workload id. */
+  workload: string;
+  /** Table label. */
+  label: string;
+  /** What the figures are. */
+  metric: string;
+  /** Whether bigger is better. */
+  higherIsBetter: boolean;
+  /** Chat server figures over repetitions. */
+  server: Spread;
+  /** Baseline figures over repetitions. */
+  baseline: Spread;
+  /** server / baseline, paired per repetition. */
+  ratio: Spread;
+  /** server − baseline, paired per repetition. */
+  difference: Spread;
+  /** Deliveries (or connections) lost over all runs of this workload. */
+  lost: number;
+  /** Deliveries duplicated over all runs of this workload. */
+  duplicated: number;
+  /** Highest load CPU share of any run of this workload. */
+  loadCpuMax: number;
+  /** Whether the load process may have been the limit. */
+  loadLimited: boolean;
+}
+
+function spread(values: number[]): Spread {
+  return {
+    median: median(values),
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
+}
+
+function metricOf(result: LoadResult, metric: string): number {
+  switch (result.kind) {
+    case "burst":
+      return (result as BurstResult).deliveriesPerSecond;
+    case "capacity":
+      return (result as CapacityResult).capacity;
+    case "idle": {
+      const idle = result as IdleResult;
+      return metric === "connect"
+        ? idle.connectMs
+        : metric === "heap"
+        ? idle.heapPerConnection ?? NaN
+        : metric === "rawRss"
+        ? idle.rssPerConnectionNoGc
+        : idle.rssPerConnection;
+    }
+  }
+}
+
+function loadLimitedOf(result: LoadResult): boolean {
+  return result.kind === "capacity"
+    ? (result as CapacityResult).loadLimited
+    : result.loadCpu > LOAD_CPU_LIMIT;
+}
+
+/** Builds the summary rows from the runs. */
+export function summarise(
+  runs: RunRecord[],
+  workloads: WorkloadSpec[],
+): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const w of workloads) {
+    const metrics: [string, string, boolean][] = w.config.kind === "burst"
+      ? [["rate", "deliveries/s", true]]
+      : w.config.kind === "capacity"
+      ? [["capacity", "publishes/s (p99 < 100 ms, no loss)", true]]
+      : [
+        ["rss", "server RSS growth after full GC, bytes per connection", false],
+        ["rawRss", "server RSS growth without GC, bytes per connection", false],
+        ["heap", "live V8 heap after GC, bytes per connection", false],
+        ["connect", `ms to connect ${w.config.connections}`, false],
+      ];
+    const mine = runs.filter((r) => r.workload === w.id);
+    for (const [key, metric, higherIsBetter] of metrics) {
+      const of = (target: Target) =>
+        mine.filter((r) => r.target === target).sort((a, b) => a.rep - b.rep);
+      const server = of("server");
+      const baseline = of("baseline");
+      const ratios: number[] = [];
+      const differences: number[] = [];
+      for (const s of server) {
+        const b = baseline.find((r) => r.rep === s.rep);
+        if (!b) continue;
+        ratios.push(metricOf(s.result, key) / metricOf(b.result, key));
+        differences.push(metricOf(s.result, key) - metricOf(b.result, key));
+      }
+      rows.push({
+        workload: w.id,
+        label: w.label,
+        metric,
+        higherIsBetter,
+        server: spread(server.map((r) => metricOf(r.result, key))),
+        baseline: spread(baseline.map((r) => metricOf(r.result, key))),
+        ratio: spread(ratios),
+        difference: spread(differences),
+        lost: mine.reduce((sum, r) => sum + r.result.lost, 0),
+        duplicated: mine.reduce((sum, r) => sum + r.result.duplicated, 0),
+        loadCpuMax: Math.max(0, ...mine.map((r) => r.result.loadCpu)),
+        loadLimited: mine.some((r) => loadLimitedOf(r.result)),
+      });
+    }
+  }
+  return rows;
+}
+
+function fmtNumber(value: number): string {
+  if (!Number.isFinite(value)) return "–";
+  const abs = Math.abs(value);
+  if (abs >= 100) return Math.round(value).toLocaleString("en-US");
+  if (abs >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+function fmtSpread(s: Spread): string {
+  if (!Number.isFinite(s.median)) return "–";
+  return s.min === s.max
+    ? fmtNumber(s.median)
+    : `${fmtNumber(s.median)} (${fmtNumber(s.min)}–${fmtNumber(s.max)})`;
+}
+
+/** The summary as a Markdown table. */
+export function summaryTable(rows: SummaryRow[]): string {
+  const lines = [
+    "| Workload | Metric | Chat server | Baseline | Server / baseline | Lost / dup | Load CPU max | Note |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const r of rows) {
+    const notes: string[] = [];
+    if (r.workload === "idle" && !r.metric.startsWith("ms")) {
+      notes.push(`app adds ${fmtSpread(r.difference)} B per connection`);
+    }
+    if (r.loadLimited) {
+      notes.push(
+        `load process above ${LOAD_CPU_LIMIT * 100}%: it may be the limit`,
+      );
+    }
+    const note = notes.join("; ");
+    lines.push(
+      `| ${r.label} | ${r.metric} | ${fmtSpread(r.server)} | ${
+        fmtSpread(r.baseline)
+      } | ${fmtSpread(r.ratio)} | ${r.lost} / ${r.duplicated} | ${
+        Math.round(r.loadCpuMax * 100)
+      }% | ${note} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Every capacity step of every run as a Markdown table. */
+export function stepsTable(runs: RunRecord[]): string {
+  const lines = [
+    "| Target | Rep | Rate/s | p50 ms | p99 ms | max ms | p99 all ms | Msgs / frame | Delivered / expected | Load CPU | Server CPU | Pass |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const run of runs) {
+    if (run.result.kind !== "capacity") continue;
+    for (const s of (run.result as CapacityResult).steps) {
+      lines.push(
+        `| ${run.target} | ${run.rep} | ${s.rate} | ${fmtNumber(s.p50Ms)} | ${
+          fmtNumber(s.p99Ms)
+        } | ${fmtNumber(s.maxMs)} | ${fmtNumber(s.allP99Ms)} | ${
+          fmtNumber(s.eventsPerFrame)
+        } | ${s.delivered} / ${s.expected} | ${
+          Math.round(s.loadCpu * 100)
+        }% | ${Math.round(s.serverCpu * 100)}% | ${s.pass ? "yes" : "no"} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Idle-connection figures of every run as a Markdown table. */
+export function idleTable(runs: RunRecord[]): string {
+  const lines = [
+    "| Target | Rep | Open | RSS before MiB | RSS after MiB | RSS B / conn | RSS B / conn no GC | Heap before MiB | Heap after MiB | Heap B / conn | Connect ms | First frame ms | Load CPU | Server CPU |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const mib = (b: number | null) => b === null ? "–" : (b / 1048576).toFixed(1);
+  for (const run of runs) {
+    if (run.result.kind !== "idle") continue;
+    const r = run.result as IdleResult;
+    lines.push(
+      `| ${run.target} | ${run.rep} | ${r.open} | ${mib(r.rssBefore)} | ${
+        mib(r.rssAfter)
+      } | ${Math.round(r.rssPerConnection)} | ${
+        Math.round(r.rssPerConnectionNoGc)
+      } | ${mib(r.heapBefore)} | ${mib(r.heapAfter)} | ${
+        r.heapPerConnection === null ? "–" : Math.round(r.heapPerConnection)
+      } | ${Math.round(r.connectMs)} | ${
+        r.firstFrameMs === null ? "–" : Math.round(r.firstFrameMs)
+      } | ${Math.round(r.loadCpu * 100)}% | ${
+        Math.round(r.serverCpu * 100)
+      }% |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function denoVersion(): Promise<string> {
+  const out = await new Deno.Command("deno", { args: ["--version"] }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+async function cpuModel(): Promise<string> {
+  try {
+    const info = await readProc("/proc/cpuinfo");
+    return /^model name\s*:\s*(.+)$/m.exec(info)?.[1] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Runs the whole suite and returns what results.json holds. */
+export async function runBench(settings: Settings) {
+  const pin = settings.pin && await hasTaskset();
+  console.log(
+    pin
+      ? "Pinning: chat/baseline server on CPU 0, load process on CPU 1 (taskset)."
+      : settings.pin
+      ? "Not pinned: taskset is missing or there is only one CPU; figures share cores."
+      : "Not pinned (BENCH_PIN=0).",
+  );
+  const logDir = await Deno.makeTempDir({ prefix: "chat-bench-" });
+  console.log(`Server logs: ${logDir}`);
+  const started = new Date();
+  const runs: RunRecord[] = [];
+  let index = 0;
+  for (let rep = 1; rep <= settings.reps; rep++) {
+    for (const w of settings.workloads) {
+      // Server then baseline, back to back, for every workload and repetition.
+      for (const target of ["server", "baseline"] as const) {
+        index++;
+        console.log(`[rep ${rep}/${settings.reps}] ${w.label} → ${target}`);
+        const running = await startTarget(
+          target,
+          settings,
+          pin,
+          logDir,
+          index,
+          w.config.kind === "idle",
+        );
+        let result: LoadResult;
+        try {
+          result = await runLoadProcess({
+            target,
+            hostname: HOST,
+            port: running.port,
+            serverPid: running.pid,
+            inspectPort: running.inspectPort,
+            workload: w.config,
+          }, pin);
+        } finally {
+          await running.stop();
+        }
+        console.log(`  ${brief(result)}`);
+        runs.push({ rep, workload: w.id, target, result });
+      }
+    }
+  }
+  const summary = summarise(runs, settings.workloads);
+  const lost = runs.reduce((sum, r) => sum + r.result.lost, 0);
+  const duplicated = runs.reduce((sum, r) => sum + r.result.duplicated, 0);
+  return {
+    date: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    quick: settings.quick,
+    deno: await denoVersion(),
+    cpu: await cpuModel(),
+    cores: navigator.hardwareConcurrency,
+    pinned: pin,
+    settings: {
+      reps: settings.reps,
+      kv: settings.kv,
+      serverEnv: settings.serverEnv,
+      workloads: settings.workloads,
+    },
+    summary,
+    runs,
+    lost,
+    duplicated,
+    ok: lost === 0 && duplicated === 0,
+  };
+}
+
+function brief(r: LoadResult): string {
+  const cpu = `load CPU ${Math.round(r.loadCpu * 100)}%, server CPU ${
+    Math.round(r.serverCpu * 100)
+  }%`;
+  const loss = `lost ${r.lost}, dup ${r.duplicated}`;
+  const errors = r.errors.length ? `; errors: ${r.errors.join(" | ")}` : "";
+  if (r.kind === "burst") {
+    const b = r as BurstResult;
+    return `${
+      fmtNumber(b.deliveriesPerSecond)
+    } deliveries/s over ${b.rounds} rounds; ${loss}; ${cpu}${errors}`;
+  }
+  if (r.kind === "capacity") {
+    const c = r as CapacityResult;
+    return `capacity ${c.capacity}/s; ${loss}; ${cpu}${errors}`;
+  }
+  const i = r as IdleResult;
+  return `${i.open} open, ${Math.round(i.rssPerConnection)} B/conn, connect ${
+    Math.round(i.connectMs)
+  } ms; ${loss}; ${cpu}${errors}`;
+}
+
+if (import.meta.main) {
+  const settings = readSettings();
+  const results = await runBench(settings);
+  console.log("");
+  console.log(summaryTable(results.summary));
+  if (results.runs.some((r) => r.result.kind === "capacity")) {
+    console.log("\nCapacity steps (p50/p99/max from probe members):\n");
+    console.log(stepsTable(results.runs));
+  }
+  if (results.runs.some((r) => r.result.kind === "idle")) {
+    console.log("\nIdle connections:\n");
+    console.log(idleTable(results.runs));
+  }
+  await Deno.writeTextFile(
+    settings.out,
+    JSON.stringify(results, null, 2) + "\n",
+  );
+  console.log(`\nWrote ${settings.out} (${Math.round(results.seconds)} s).`);
+  if (!results.ok) {
+    console.error(
+      `Lost ${results.lost} and duplicated ${results.duplicated} deliveries.`,
+    );
+    Deno.exit(1);
+  }
+}

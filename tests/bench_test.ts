@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { concat, encodeTextFrame, FrameParser } from "../bench/ws_client.ts";
+import { formatTag, Histogram, scanTags } from "../bench/metrics.ts";
+import { readSettings } from "../bench/run.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A server-to-client frame: unmasked, as servers send them. */
+function serverFrame(text: string, opcode = 0x1, fin = true): Uint8Array {
+  const payload = encoder.encode(text);
+  const n = payload.length;
+  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const frame = new Uint8Array(header + n);
+  frame[0] = (fin ? 0x80 : 0) | opcode;
+  if (n < 126) frame[1] = n;
+  else if (n < 65536) {
+    frame[1] = 126;
+    frame[2] = n >>> 8;
+    frame[3] = n & 0xff;
+  } else {
+    frame[1] = 127;
+    new DataView(frame.buffer).setUint32(6, n);
+  }
+  frame.set(payload, header);
+  return frame;
+}
+
+function collect(parser: FrameParser, texts: string[], pings: string[] = []) {
+  parser.parse((data, start, end) => {
+    texts.push(decoder.decode(data.subarray(start, end)));
+  }, {
+    ping: (payload) => pings.push(decoder.decode(payload)),
+    close: () => texts.push("<close>"),
+  });
+}
+
+Deno.test("FrameParser reassembles frames split at every byte", () => {
+  const big = "x".repeat(70_000);
+  const mid = "y".repeat(300);
+  const stream = concat([
+    serverFrame("hello"),
+    serverFrame(mid),
+    serverFrame("ping!", 0x9),
+    serverFrame(big),
+    serverFrame("frag", 0x1, false),
+    serverFrame("ment", 0x0, true),
+    serverFrame("", 0x8),
+  ]);
+  for (const step of [1, 7, 1000, stream.length]) {
+    const parser = new FrameParser(16);
+    const texts: string[] = [];
+    const pings: string[] = [];
+    for (let at = 0; at < stream.length; at += step) {
+      parser.push(stream.subarray(at, Math.min(stream.length, at + step)));
+      collect(parser, texts, pings);
+    }
+    // Compared by length first so a failure does not print 70 kB.
+    assert.deepEqual(texts.map((t) => t.length), [5, 300, 70_000, 8, 7]);
+    assert.deepEqual(texts, ["hello", mid, big, "fragment", "<close>"]);
+    assert.deepEqual(pings, ["ping!"]);
+  }
+});
+
+Deno.test("encodeTextFrame masks with a zero key and sets the lengths", () => {
+  for (const size of [0, 125, 126, 65535, 65536]) {
+    const frame = encodeTextFrame("a".repeat(size));
+    assert.equal(frame[0], 0x81);
+    assert.equal(frame[1] & 0x80, 0x80);
+    const header = size < 126 ? 2 : size < 65536 ? 4 : 10;
+    assert.equal(frame.length, header + 4 + size);
+    assert.deepEqual([...frame.subarray(header, header + 4)], [0, 0, 0, 0]);
+  }
+});
+
+Deno.test("scanTags finds every tag in single and batch frames", () => {
+  const tags = [formatTag(3, 1, 0, 123456), formatTag(12, 1, 49, 7)];
+  const single = `{"type":"message","id":1,"nickname":"a~b","text":"${
+    tags[0]
+  }","ts":1}`;
+  const batch = JSON.stringify({
+    type: "batch",
+    events: [
+      { type: "join", nickname: "~9.9~" },
+      { type: "message", id: 2, nickname: "z", text: tags[0], ts: 2 },
+      { type: "message", id: 3, nickname: "z", text: tags[1], ts: 3 },
+    ],
+  });
+  const found: number[][] = [];
+  const push = (s: number, r: number, q: number, t: number) =>
+    found.push([s, r, q, t]);
+  const bytes = encoder.encode(`~1.2.3.4~junk${single}`);
+  // The tag before `start` must not be seen.
+  assert.equal(scanTags(bytes, 13, bytes.length, push), 1);
+  assert.deepEqual(found, [[3, 1, 0, 123456]]);
+  found.length = 0;
+  const b = encoder.encode(batch);
+  assert.equal(scanTags(b, 0, b.length, push), 2);
+  assert.deepEqual(found, [[3, 1, 0, 123456], [12, 1, 49, 7]]);
+  found.length = 0;
+  assert.equal(scanTags(b, 0, b.length, push, false), 2);
+  assert.deepEqual(found, [[3, 1, 0, 0], [12, 1, 49, 0]]);
+  // A tag cut off by the end of the range is not a delivery.
+  const cut = encoder.encode(tags[1]);
+  assert.equal(scanTags(cut, 0, cut.length - 1, push), 0);
+});
+
+Deno.test("Histogram quantiles land in the right bucket", () => {
+  const h = new Histogram();
+  for (let i = 1; i <= 1000; i++) h.record(i * 100); // 0.1 ms … 100 ms
+  assert.equal(h.count, 1000);
+  assert.ok(Math.abs(h.quantileUs(0.5) - 50_000) <= 10);
+  assert.ok(Math.abs(h.quantileUs(0.99) - 99_000) <= 1000);
+  assert.equal(h.maxUs, 100_000);
+  h.record(5_000_000);
+  assert.equal(h.quantileUs(1), 5_000_000);
+});
+
+Deno.test("readSettings: quick mode is small and knobs are checked", () => {
+  const quick = readSettings({ BENCH_QUICK: "1" });
+  assert.equal(quick.reps, 1);
+  assert.deepEqual(quick.workloads.map((w) => w.id), [
+    "burst32",
+    "burst1000",
+    "capacity",
+    "idle",
+  ]);
+  const full = readSettings({ BENCH_WORKLOADS: "capacity" });
+  assert.equal(full.reps, 3);
+  assert.equal(full.workloads.length, 1);
+  const capacity = full.workloads[0].config;
+  assert.equal(capacity.kind, "capacity");
+  if (capacity.kind === "capacity") assert.equal(capacity.members, 1000);
+  assert.throws(() => readSettings({ BENCH_WORKLOADS: "nope" }), /unknown/);
+  assert.throws(() => readSettings({ BENCH_REPS: "-1" }), /positive/);
+});
+
+Deno.test({
+  name: "deno task bench in quick mode runs end to end and loses nothing",
+  // The bench spawns servers that outlive single ops; leaks are its business.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "bench-test-" });
+    const out = `${dir}/results.json`;
+    try {
+      const child = new Deno.Command("deno", {
+        args: ["task", "bench"],
+        cwd: new URL("..", import.meta.url).pathname,
+        env: { BENCH_QUICK: "1", BENCH_OUT: out },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+      const result = await child.output();
+      clearTimeout(timer);
+      const log = decoder.decode(result.stdout) + decoder.decode(result.stderr);
+      assert.ok(result.success, `bench failed:\n${log.slice(-3000)}`);
+      const results = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(results.quick, true);
+      assert.equal(results.ok, true);
+      assert.equal(results.lost, 0);
+      assert.equal(results.duplicated, 0);
+      assert.equal(typeof results.deno, "string");
+      assert.equal(typeof results.pinned, "boolean");
+      // Two targets for each of the four workloads, one repetition.
+      assert.equal(results.runs.length, 8);
+      for (const run of results.runs) {
+        assert.ok(["server", "baseline"].includes(run.target));
+        assert.equal(run.result.lost, 0, JSON.stringify(run));
+        assert.equal(run.result.duplicated, 0, JSON.stringify(run));
+        assert.equal(typeof run.result.loadCpu, "number");
+      }
+      const ids = results.summary.map((r: { workload: string }) => r.workload);
+      assert.deepEqual(ids, [
+        "burst32",
+        "burst1000",
+        "capacity",
+        "idle",
+        "idle",
+        "idle",
+        "idle",
+      ]);
+      for (const row of results.summary) {
+        for (const key of ["server", "baseline", "ratio", "difference"]) {
+          for (const stat of ["median", "min", "max"]) {
+            assert.equal(
+              typeof row[key][stat],
+              "number",
+              `${row.label} ${key}`,
+            );
+          }
+        }
+      }
+      const capacity = results.runs.find((r: { workload: string }) =>
+        r.workload === "capacity"
+      );
+      assert.ok(capacity.result.steps.length >= 1);
+      for (const step of capacity.result.steps) {
+        assert.equal(step.delivered, step.expected);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -387,7 +387,16 @@ export class Hub {
   async #onOpen(member: Member): Promise<void> {
     if (member.state !== CONNECTING) return;
     const { session } = member;
-    const ok = await this.#nicknames.claim(
+    // Another open socket of this session already holds the lease, and the
+    // shared timer renews it: only a session's first socket needs a claim.
+    let confirmed = false;
+    for (const other of session.sockets) {
+      if (other !== member && other.state >= QUEUED && other.state < GONE) {
+        confirmed = true;
+        break;
+      }
+    }
+    const ok = confirmed || await this.#nicknames.claim(
       session.nickname,
       session.sid,
       this.#leaseMs,
@@ -517,6 +526,8 @@ export class Hub {
   #schedule(room: Room): void {
     if (room.scheduled || room.flushing) return;
     room.scheduled = true;
+    // A microtask adds no latency under light load; under heavy load events
+    // pile up while the KV commit is in flight and leave as one frame.
     if (this.#config.batchMs > 0) {
       setTimeout(() => this.#flush(room), this.#config.batchMs);
     } else {

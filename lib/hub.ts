@@ -862,6 +862,8 @@ export class Hub {
 
   async #welcome(room: Room, joined: Member[]): Promise<void> {
     let recent: HistoryPage | undefined;
+    // Everyone joining in one flush sees the same room: sort the list once.
+    let users: string[] | undefined;
     for (const member of joined) {
       let page: HistoryPage;
       if (member.since === undefined) {
@@ -890,7 +892,7 @@ export class Hub {
         type: "welcome",
         nickname: member.session.nickname,
         room: room.name,
-        users: this.users(room.name),
+        users: users ??= this.users(room.name),
         history: page.messages,
         seq: page.seq,
         recovered: page.recovered,
@@ -1080,9 +1082,12 @@ function countCodePoints(text: string, stopAfter: number): number {
   return count;
 }
 
+// One collator for every sort: localeCompare would build one per call.
+const COLLATOR = new Intl.Collator("und");
+
 function sortNicknames(names: string[]): string[] {
   return names.sort((a, b) =>
-    a.localeCompare(b) || (a < b ? -1 : a > b ? 1 : 0)
+    COLLATOR.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0)
   );
 }
 

@@ -539,13 +539,14 @@ export class Hub {
     room.scheduled = false;
     if (room.flushing) return;
     room.flushing = true;
+    let joins: Member[] = [];
     try {
       room.init ??= this.#initRoom(room);
       await room.init;
       while (this.#pending(room)) {
         let events = room.queue;
         room.queue = [];
-        const joins = room.joins;
+        joins = room.joins;
         room.joins = [];
         const committed = await this.#commit(room, events);
         events = await this.#sequence(room, events);
@@ -588,12 +589,23 @@ export class Hub {
           });
         }
         if (joined.length > 0) await this.#welcome(room, joined);
+        joins = [];
       }
     } catch (err) {
-      this.#log("Flush failed", {
+      this.#log("Flush failed: its joiners are closed to retry", {
         room: room.name,
         error: err instanceof Error ? err.stack ?? err.message : String(err),
       });
+      // A failed start (KV down) must be retried, not remembered.
+      if (room.delivered < 0) room.init = undefined;
+      // Joiners left without a welcome would wait forever; 1011 makes the
+      // client reconnect and resume with since.
+      for (const member of [...joins, ...room.joins]) {
+        if (member.state !== JOINED) {
+          this.#close(member, CLOSE.INTERNAL, "Internal error: reconnect");
+        }
+      }
+      room.joins = [];
     } finally {
       room.flushing = false;
       if (this.#pending(room)) this.#schedule(room);
@@ -603,7 +615,8 @@ export class Hub {
 
   #pending(room: Room): boolean {
     return room.queue.length > 0 || room.joins.length > 0 ||
-      room.localOut.length > 0 || room.catchUpTo > room.delivered;
+      room.localOut.length > 0 ||
+      (room.delivered >= 0 && room.catchUpTo > room.delivered);
   }
 
   async #commit(room: Room, events: RoomEvent[]): Promise<ChatMessage[]> {
@@ -644,9 +657,11 @@ export class Hub {
   }
 
   async #initRoom(room: Room): Promise<void> {
-    room.delivered = await this.#store.head(room.name);
-    if (!this.#presence) return;
-    for (const lease of await this.#presence.list(room.name)) {
+    const head = await this.#store.head(room.name);
+    const leases = this.#presence ? await this.#presence.list(room.name) : [];
+    // Set last: a room whose start failed keeps -1 and is started again.
+    room.delivered = head;
+    for (const lease of leases) {
       if (lease.instance === this.#instance) continue;
       this.#addPresence(
         room,

@@ -596,3 +596,40 @@ Deno.test("an unexpected error in one socket closes only it with 1011 and logs t
     kv.close();
   }
 });
+
+Deno.test("a room whose KV fails closes its joiners with 1011 and starts again once KV answers", async () => {
+  const kv = await Deno.openKv(":memory:");
+  let failing = true;
+  // The room's head read fails while `failing`: KV down as the room starts.
+  const flaky = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (
+          key: Deno.KvKey,
+          options?: { consistency?: Deno.KvConsistencyLevel },
+        ) =>
+          failing && key[0] === "seq" && key[1] === "flaky"
+            ? Promise.reject(new Error("injected KV outage"))
+            : target.get(key, options);
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const server = await startServer({}, { kv: flaky });
+  try {
+    const cookie = await loginOk(server, "patient");
+    const first = await TestClient.open(server, cookie, { room: "flaky" });
+    assert.equal((await first.closed).code, 1011);
+    assert.ok(server.logs.some((l) => l.includes("injected KV outage")));
+    failing = false;
+    const second = await TestClient.join(server, cookie, { room: "flaky" });
+    assert.deepEqual(second.welcome.users, ["patient"]);
+    second.send({ type: "message", text: "back" });
+    assert.equal((await second.waitForText("back")).id, 1);
+    await second.close();
+  } finally {
+    await server.close();
+    kv.close();
+  }
+});

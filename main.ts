@@ -11,6 +11,7 @@ import { type Bus, createBroadcastBus } from "./lib/bus.ts";
 import { createHub, type Hub, type Logger } from "./lib/hub.ts";
 import { createKvBus } from "./lib/kv_bus.ts";
 import { createKvPresence } from "./lib/presence.ts";
+import { createKvRevocations } from "./lib/revocations.ts";
 import { createKvNicknameRegistry } from "./lib/nicknames.ts";
 import { createKvStore, openKv } from "./lib/store.ts";
 import type { Services } from "./lib/services.ts";
@@ -72,7 +73,10 @@ export async function createApp(
   const hub = createHub({ config, store, nicknames, presence, log });
   const bus = await createBus(config, { hub, kv, store, log });
   if (bus) hub.useBus(bus);
-  const services: Services = { config, hub, nicknames, store };
+  const revocations = createKvRevocations(kv, {
+    ttlMs: config.sessionMaxAgeSeconds * 1000,
+  });
+  const services: Services = { config, hub, nicknames, store, revocations };
 
   const app = new Hono();
   const headers = secureHeaders({

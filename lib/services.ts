@@ -6,6 +6,7 @@
 import type { Config } from "./config.ts";
 import type { Hub } from "./hub.ts";
 import type { NicknameRegistry } from "./nicknames.ts";
+import type { Revocations } from "./revocations.ts";
 import type { Store } from "./store.ts";
 
 /** What main.ts builds and hands to each routes/ module. */
@@ -14,4 +15,5 @@ export interface Services {
   hub: Hub;
   nicknames: NicknameRegistry;
   store: Store;
+  revocations: Revocations;
 }

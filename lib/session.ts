@@ -173,6 +173,20 @@ export async function readSession(
   return undefined;
 }
 
+/** Reads the session cookie and refuses sessions that logged out. */
+export async function currentSession(
+  c: Context,
+  options: SessionOptions & {
+    revocations: { isRevoked(sid: string): Promise<boolean> };
+  },
+): Promise<Session | undefined> {
+  const session = await readSession(c, options);
+  if (!session || await options.revocations.isRevoked(session.sid)) {
+    return undefined;
+  }
+  return session;
+}
+
 /** Sets the signed session cookie with the first (current) secret. */
 export async function writeSession(
   c: Context,

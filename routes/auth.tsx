@@ -10,8 +10,8 @@ import { csrf } from "hono/csrf";
 import { nicknameKey, validateNickname } from "../lib/nicknames.ts";
 import {
   clearSession,
+  currentSession,
   newSessionId,
-  readSession,
   writeSession,
 } from "../lib/session.ts";
 import type { Services } from "../lib/services.ts";
@@ -27,6 +27,7 @@ export function authRoutes(services: Services): Hono {
   const sessionOptions = {
     secrets: config.cookieSecrets,
     maxAgeSeconds: config.sessionMaxAgeSeconds,
+    revocations: services.revocations,
   };
   const app = new Hono();
   const limit = bodyLimit({
@@ -40,7 +41,7 @@ export function authRoutes(services: Services): Hono {
   });
 
   app.get("/", async (c) => {
-    const session = await readSession(c, sessionOptions);
+    const session = await currentSession(c, sessionOptions);
     return c.redirect(session ? "/chat" : "/login", 303);
   });
 
@@ -64,7 +65,7 @@ export function authRoutes(services: Services): Hono {
       );
     }
     const nickname = result.nickname;
-    const existing = await readSession(c, sessionOptions);
+    const existing = await currentSession(c, sessionOptions);
     // Logging in again under the same name from the same browser keeps the session.
     const sid = existing &&
         nicknameKey(existing.nickname) === nicknameKey(nickname)
@@ -82,7 +83,8 @@ export function authRoutes(services: Services): Hono {
       );
     }
     if (existing && existing.sid !== sid) {
-      // Switching names frees the old one at once.
+      // Switching names ends the old session and frees its name at once.
+      await services.revocations.revoke(existing.sid);
       await hub.logout(existing.sid, existing.nickname);
     }
     await writeSession(c, { sid, nickname, issuedAt: Date.now() }, {
@@ -93,8 +95,12 @@ export function authRoutes(services: Services): Hono {
   });
 
   app.post("/logout", sameOrigin, limit, async (c) => {
-    const session = await readSession(c, sessionOptions);
-    if (session) await hub.logout(session.sid, session.nickname);
+    const session = await currentSession(c, sessionOptions);
+    if (session) {
+      // A copy of the cookie must not come back after logout.
+      await services.revocations.revoke(session.sid);
+      await hub.logout(session.sid, session.nickname);
+    }
     clearSession(c);
     return c.redirect("/login", 303);
   });

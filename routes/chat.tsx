@@ -5,7 +5,7 @@
  */
 import { type Context, Hono } from "hono";
 import { isRoomName, LOBBY } from "../lib/hub.ts";
-import { readSession } from "../lib/session.ts";
+import { currentSession } from "../lib/session.ts";
 import type { Services } from "../lib/services.ts";
 import { ChatPage } from "../templates/chat_page.tsx";
 import { NotFoundPage } from "../templates/not_found_page.tsx";
@@ -19,9 +19,10 @@ export function chatRoutes(services: Services): Hono {
   async function page(c: Context, room: string) {
     const lang = langOf(c);
     if (!isRoomName(room)) return c.html(<NotFoundPage lang={lang} />, 404);
-    const session = await readSession(c, {
+    const session = await currentSession(c, {
       secrets: config.cookieSecrets,
       maxAgeSeconds: config.sessionMaxAgeSeconds,
+      revocations: services.revocations,
     });
     if (!session) return c.redirect("/login", 303);
     c.header("Cache-Control", "no-store");

@@ -6,7 +6,7 @@
  */
 import { type Context, Hono } from "hono";
 import { isRoomName, LOBBY } from "../lib/hub.ts";
-import { readSession } from "../lib/session.ts";
+import { currentSession } from "../lib/session.ts";
 import type { Services } from "../lib/services.ts";
 
 /** Routes for `/ws` (the lobby) and `/ws/:room`. */
@@ -22,9 +22,10 @@ export function wsRoutes(services: Services): Hono {
     if (!isRoomName(room)) {
       return c.text(`Unknown room "${room.slice(0, 64)}"`, 404);
     }
-    const session = await readSession(c, {
+    const session = await currentSession(c, {
       secrets: config.cookieSecrets,
       maxAgeSeconds: config.sessionMaxAgeSeconds,
+      revocations: services.revocations,
     });
     if (!session) return c.text("Unauthorized: log in first", 401);
     const origin = c.req.header("origin");

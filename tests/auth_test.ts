@@ -278,6 +278,9 @@ Deno.test("POST /logout frees the nickname, clears the cookie and closes the ses
     assert.equal((await tab1.closed).code, 4401);
     assert.equal((await tab2.closed).code, 4401);
     await watcher.waitFor((e) => e.type === "leave" && e.nickname === "frank");
+    // A copy of the old cookie is refused everywhere after logout.
+    assert.equal((await get(`${server.url}/chat`, cookie)).status, 303);
+    await assert.rejects(TestClient.open(server, cookie));
     const again = await login(server, "Frank");
     assert.equal(again.status, 303);
     // A barrier: once this arrives, any second leave would have arrived too.

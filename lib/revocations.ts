@@ -1,0 +1,27 @@
+/**
+ * Sessions ended by logout. A signed cookie stays valid until it expires,
+ * so a copy taken before logout must be refused explicitly.
+ *
+ * @module
+ */
+
+/** Remembers ended sessions until their cookies would have expired anyway. */
+export interface Revocations {
+  revoke(sid: string): Promise<void>;
+  isRevoked(sid: string): Promise<boolean>;
+}
+
+/** Revocations in Deno KV, shared by every instance. */
+export function createKvRevocations(
+  kv: Deno.Kv,
+  options: { ttlMs: number },
+): Revocations {
+  return {
+    async revoke(sid) {
+      await kv.set(["revoked", sid], true, { expireIn: options.ttlMs });
+    },
+    async isRevoked(sid) {
+      return (await kv.get(["revoked", sid])).value === true;
+    },
+  };
+}

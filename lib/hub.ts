@@ -86,6 +86,10 @@ type MemberState =
 const MAX_HELD_FRAMES = 32;
 // Recent client message ids remembered per session for de-duplication.
 const MAX_CIDS = 256;
+// How long a hole in a room's sequence may wait for a message still on the
+// bus, and how often it is looked at again meanwhile.
+const GAP_WAIT_MS = 2000;
+const GAP_RETRY_MS = 25;
 // A typing event per user per room at most this often.
 const TYPING_INTERVAL_MS = 1000;
 // A session's bucket and recent cids outlive its sockets this long, so a
@@ -125,6 +129,11 @@ interface Room {
   delivered: number;
   /** A head seen in KV that is not yet delivered here. */
   catchUpTo: number;
+  /** Messages past a hole in the sequence, held until the hole is filled. */
+  ahead: Map<number, ChatMessage>;
+  /** When the current hole was first seen (0: none). */
+  gapSince: number;
+  gapTimer: ReturnType<typeof setTimeout> | undefined;
   init: Promise<void> | undefined;
   /** This instance's typing and leave events waiting to cross the bus. */
   localOut: BusEvent[];
@@ -335,6 +344,10 @@ export class Hub {
     clearTimeout(this.#backlogTimer);
     this.#backlogTimer = undefined;
     this.#backlog.clear();
+    for (const room of this.#rooms.values()) {
+      clearTimeout(room.gapTimer);
+      room.gapTimer = undefined;
+    }
     for (const session of this.#sessions.values()) {
       for (const member of [...session.sockets]) {
         this.#close(member, code, "Server restarting");
@@ -352,6 +365,9 @@ export class Hub {
         presence: new Map(),
         delivered: -1,
         catchUpTo: 0,
+        ahead: new Map(),
+        gapSince: 0,
+        gapTimer: undefined,
         init: undefined,
         localOut: [],
         tombstones: new Map(),
@@ -683,38 +699,50 @@ export class Hub {
     for (const event of events) {
       if (event.type === "message") messages.push(event);
     }
-    let top = room.catchUpTo;
-    for (const m of messages) if (m.id > top) top = m.id;
-    if (top <= room.delivered) {
-      return messages.length === 0
-        ? events
-        : events.filter((e) => e.type !== "message");
-    }
-    let expect = room.delivered + 1;
-    let inOrder = true;
-    for (const m of messages) {
-      if (m.id !== expect) {
-        inOrder = false;
-        break;
-      }
-      expect++;
-    }
+    const target = room.catchUpTo;
     room.catchUpTo = 0;
-    if (inOrder && expect > top) {
-      room.delivered = top;
-      return events;
+    // The common case, one instance: this flush continues the sequence.
+    if (room.ahead.size === 0 && target <= room.delivered) {
+      let expect = room.delivered + 1;
+      let inOrder = true;
+      for (const m of messages) {
+        if (m.id !== expect++) {
+          inOrder = false;
+          break;
+        }
+      }
+      if (inOrder) {
+        if (messages.length > 0) room.delivered = expect - 1;
+        return events;
+      }
     }
-    let ordered: ChatMessage[];
-    const sorted = messages.filter((m) => m.id > room.delivered).sort((a, b) =>
-      a.id - b.id
-    );
-    const contiguous = sorted.every((m, i) =>
-      m.id === room.delivered + 1 + i &&
-      (i === 0 || m.id !== sorted[i - 1].id)
-    ) && sorted.length === top - room.delivered;
-    if (contiguous) ordered = sorted;
-    else ordered = await this.#store.range(room.name, room.delivered, top);
-    room.delivered = top;
+    // Several instances: hold what is ahead, fill gaps from KV, and deliver
+    // only what follows on without a hole.
+    for (const m of messages) {
+      if (m.id > room.delivered) room.ahead.set(m.id, m);
+    }
+    let top = target;
+    for (const id of room.ahead.keys()) if (id > top) top = id;
+    const ordered: ChatMessage[] = [];
+    const take = () => {
+      let next = room.delivered + 1;
+      for (let m = room.ahead.get(next); m; m = room.ahead.get(next)) {
+        ordered.push(m);
+        room.ahead.delete(next);
+        room.delivered = next++;
+      }
+    };
+    take();
+    if (top > room.delivered) {
+      for (const m of await this.#store.range(room.name, room.delivered, top)) {
+        if (m.id > room.delivered && !room.ahead.has(m.id)) {
+          room.ahead.set(m.id, m);
+        }
+      }
+      take();
+    }
+    if (room.ahead.size > 0 || top > room.delivered) this.#awaitGap(room, top);
+    else room.gapSince = 0;
     const out: RoomEvent[] = [];
     let placed = false;
     for (const event of events) {
@@ -726,6 +754,37 @@ export class Hub {
     }
     if (!placed) out.push(...ordered);
     return out;
+  }
+
+  /**
+   * A hole in the sequence that KV no longer has (trimmed) is usually a
+   * message still on its way over the bus: wait a little for it, then give
+   * up on it so the room does not stall; clients see `recovered:false` on
+   * their next resume if they need it.
+   */
+  #awaitGap(room: Room, top: number): void {
+    const now = this.#now();
+    if (room.gapSince === 0) room.gapSince = now;
+    if (now - room.gapSince > GAP_WAIT_MS) {
+      const first = Math.min(...room.ahead.keys(), top + 1);
+      this.#log("Messages lost between instances: skipping them", {
+        room: room.name,
+        from: room.delivered + 1,
+        to: first - 1,
+      });
+      room.delivered = first - 1;
+      room.gapSince = 0;
+      room.catchUpTo = top;
+      this.#schedule(room);
+      return;
+    }
+    if (room.gapTimer !== undefined) return;
+    room.gapTimer = setTimeout(() => {
+      room.gapTimer = undefined;
+      if (this.#closing) return;
+      room.catchUpTo = Math.max(room.catchUpTo, top);
+      this.#schedule(room);
+    }, GAP_RETRY_MS);
   }
 
   /** Records `sid` as present through `instance`; true when the user is new to the room. */
@@ -894,13 +953,9 @@ export class Hub {
         // Another instance committed more than has reached us: bring the
         // members up to what this joiner's history shows, so nobody misses
         // a message and the joiner gets none twice.
-        const missing = await this.#store.range(
-          room.name,
-          room.delivered,
-          page.seq,
-        );
-        room.delivered = page.seq;
-        if (missing.length > 0) this.#fanout(room, missing);
+        room.catchUpTo = Math.max(room.catchUpTo, page.seq);
+        const caught = await this.#sequence(room, []);
+        if (caught.length > 0) this.#fanout(room, caught);
       }
       if (member.state !== COUNTED) continue;
       const frame: WelcomeFrame = {
@@ -1029,7 +1084,8 @@ export class Hub {
     if (
       room.members.length === 0 && room.users.size === 0 &&
       room.queue.length === 0 && room.joins.length === 0 && !room.flushing &&
-      !room.scheduled && room.localOut.length === 0
+      !room.scheduled && room.localOut.length === 0 &&
+      room.gapTimer === undefined
     ) {
       this.#rooms.delete(room.name);
       this.#bus?.unwatch(room.name);

@@ -252,7 +252,9 @@ async function joinAcrossWorkers(
 }
 
 Deno.test("workers: users on two workers see each other's messages once, in order", async () => {
-  const w = await startWorkers();
+  // A short history: what one worker trims must not cost the other's
+  // members a message still on its way over BroadcastChannel.
+  const w = await startWorkers({ HISTORY_SIZE: "20", HISTORY_ON_JOIN: "20" });
   try {
     const { users, spread } = await joinAcrossWorkers(w, 8);
     console.log(

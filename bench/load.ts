@@ -25,7 +25,10 @@ export interface LoadConfig {
   hostname: string;
   /** Server port. */
   port: number;
-  /** Server process id, for its CPU and RSS; 0 when unknown. */
+  /**
+   * Server process id, for its CPU and RSS; 0 when unknown. Its CPU includes
+   * the processes it started (the `deno serve` of WORKERS>1); RSS is its own.
+   */
   serverPid: number;
   /** Port of the server's V8 inspector, for a forced GC and the live heap; 0 when off. */
   inspectPort?: number;
@@ -113,8 +116,10 @@ export interface BurstResult {
   duplicated: number;
   /** Load process CPU share while measuring. */
   loadCpu: number;
-  /** Server process CPU share while measuring. */
+  /** Server CPU share while measuring, its child processes included (1 = one core). */
   serverCpu: number;
+  /** Processes that server CPU was summed over: 1, or 2 with WORKERS>1. */
+  serverProcesses: number;
   /** Error frames and failures seen. */
   errors: string[];
 }
@@ -340,7 +345,7 @@ class Load {
   async meters(): Promise<{ load: CpuMeter; server: CpuMeter }> {
     const [load, server] = await Promise.all([
       CpuMeter.start(Deno.pid),
-      CpuMeter.start(this.config.serverPid),
+      CpuMeter.start(this.config.serverPid, { children: true }),
     ]);
     return { load, server };
   }
@@ -524,6 +529,7 @@ async function runBurst(load: Load, cfg: BurstConfig): Promise<BurstResult> {
     duplicated: duplicated + stray,
     loadCpu,
     serverCpu,
+    serverProcesses: meters.server.pids.length,
     errors: load.errors,
   };
 }

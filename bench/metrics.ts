@@ -198,38 +198,97 @@ export async function rssBytes(pid: number): Promise<number> {
   return Number(match[1]) * 1024;
 }
 
-/** Measures the CPU share of a process over a window that `start` opens and `share` closes. */
+/**
+ * Every process `pid` started, children first then theirs, from
+ * /proc/<pid>/task/<pid>/children. Only the main thread's list is read: Deno
+ * spawns subprocesses from its main thread (with WORKERS>1 the chat server's
+ * `deno serve` child is listed there), and listing /proc/<pid>/task needs
+ * --allow-all.
+ */
+export async function descendants(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    let text: string;
+    try {
+      text = await readProc(`/proc/${parent}/task/${parent}/children`);
+    } catch {
+      continue; // Gone, or a kernel without CONFIG_PROC_CHILDREN.
+    }
+    for (const word of text.split(/\s+/)) {
+      const child = Number(word);
+      if (word && child > 0 && !out.includes(child)) {
+        out.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Measures the CPU share of a process over a window that `start` opens and
+ * `share` closes; with `children`, of the process and everything it had
+ * started when the window opened, summed.
+ */
 export class CpuMeter {
-  #pid: number;
-  #cpu0: number;
+  #pids: number[];
+  #cpu0: (number | null)[];
   #t0: number;
 
-  private constructor(pid: number, cpu0: number) {
-    this.#pid = pid;
+  private constructor(pids: number[], cpu0: (number | null)[]) {
+    this.#pids = pids;
     this.#cpu0 = cpu0;
     this.#t0 = performance.now();
   }
 
-  /** Opens a window for process `pid` (0: unknown, always reads as idle). */
-  static async start(pid: number): Promise<CpuMeter> {
-    return new CpuMeter(pid, await safeCpu(pid));
+  /**
+   * Opens a window for process `pid` (0: unknown, always reads as idle).
+   * `children` adds its descendants: with WORKERS>1 the chat server's work is
+   * done by the `deno serve` process it spawns, not by itself. Not for the
+   * load process, whose only children are the short-lived `cat`s that read
+   * /proc.
+   */
+  static async start(
+    pid: number,
+    options: { children?: boolean } = {},
+  ): Promise<CpuMeter> {
+    const pids = pid <= 0
+      ? []
+      : options.children
+      ? [pid, ...await descendants(pid)]
+      : [pid];
+    const cpu0 = await Promise.all(pids.map(safeCpu));
+    return new CpuMeter(pids, cpu0);
+  }
+
+  /** The processes measured, the first one first. */
+  get pids(): readonly number[] {
+    return this.#pids;
   }
 
   /** CPU seconds per wall second since the window opened (1 = one core busy). */
   async share(): Promise<number> {
     const wall = (performance.now() - this.#t0) / 1000;
-    const cpu = await safeCpu(this.#pid);
-    return wall > 0 ? (cpu - this.#cpu0) / wall : 0;
+    const cpu1 = await Promise.all(this.#pids.map(safeCpu));
+    let used = 0;
+    for (let i = 0; i < cpu1.length; i++) {
+      const before = this.#cpu0[i];
+      const after = cpu1[i];
+      // A process that left mid-window has no end reading: its share is
+      // unknown rather than negative, so it adds nothing.
+      if (before !== null && after !== null) used += after - before;
+    }
+    return wall > 0 ? used / wall : 0;
   }
 }
 
-async function safeCpu(pid: number): Promise<number> {
-  if (pid <= 0) return 0;
+async function safeCpu(pid: number): Promise<number | null> {
   try {
     return await cpuSeconds(pid);
   } catch {
-    // The process is gone; its last window reads as idle.
-    return 0;
+    return null;
   }
 }
 

@@ -5,12 +5,14 @@
  * bench/results.json.
  *
  * Each run gets a fresh server process pinned to CPU 0 and a fresh load
- * process (bench/load.ts) pinned to CPU 1, when `taskset` exists.
+ * process (bench/load.ts) pinned to CPU 1, when `taskset` exists. The
+ * `workers` workloads instead run workload A against the chat server with
+ * WORKERS=1 and WORKERS=2, nothing pinned, since two workers need both cores.
  *
  * Env knobs: BENCH_QUICK=1 (tiny CI run), BENCH_REPS, BENCH_SECONDS,
- * BENCH_WORKLOADS (burst32,burst1000,capacity,idle), BENCH_MEMBERS,
- * BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT, BENCH_KV
- * (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,WORKERS=1").
+ * BENCH_WORKLOADS (burst32,burst1000,workers32,workers1000,capacity,idle),
+ * BENCH_MEMBERS, BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT,
+ * BENCH_KV (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,...").
  */
 import type {
   BurstResult,
@@ -19,7 +21,7 @@ import type {
   LoadConfig,
   LoadResult,
 } from "./load.ts";
-import { median, readProc } from "./metrics.ts";
+import { descendants, median, readProc } from "./metrics.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
@@ -29,17 +31,33 @@ const HOST = "127.0.0.1";
 /** Above this CPU share the load process may be what limits a figure. */
 const LOAD_CPU_LIMIT = 0.9;
 
+/**
+ * Extra server settings for the WORKERS runs. They once needed a long
+ * HISTORY_SIZE because a worker lost messages the other had trimmed from
+ * KV (fixed in the hub); they now run with the defaults, and
+ * `BENCH_SERVER_ENV=HISTORY_SIZE=20` is a harder check of that fix.
+ */
+const WORKERS_ENV: Record<string, string> = {};
+
 /** Which server a run drives. */
 export type Target = "server" | "baseline";
 
 /** One workload of the suite. */
 export interface WorkloadSpec {
-  /** Short id: burst32, burst1000, capacity, idle. */
+  /** Short id: burst32, burst1000, workers32, workers1000, capacity, idle. */
   id: string;
   /** Label for the table. */
   label: string;
   /** The load process's parameters. */
   config: LoadConfig["workload"];
+  /**
+   * When set, the workload runs against the chat server once per WORKERS
+   * value here, unpinned, instead of against the chat server and the
+   * baseline: it measures how the server grows with cores.
+   */
+  workers?: number[];
+  /** Chat server environment for this workload; BENCH_SERVER_ENV overrides it. */
+  serverEnv?: Record<string, string>;
 }
 
 /** Everything a bench run is parameterised by. */
@@ -100,6 +118,39 @@ export function readSettings(
         roundTimeoutMs: 30_000,
       },
     },
+    // Workload A again, but for WORKERS=1 against WORKERS=2. Unpinned: two
+    // workers need both cores, and pinning only the load would leave WORKERS=1
+    // a core of its own that WORKERS=2 does not get.
+    {
+      id: "workers32",
+      label: quick ? "A burst 4×5, unpinned" : "A burst 32×50, unpinned",
+      config: {
+        kind: "burst",
+        clients: quick ? 4 : 32,
+        perRound: quick ? 5 : 50,
+        warmupMs,
+        // Half a second still holds ~100 rounds; the smoke test runs this
+        // twice on top of the rest, and it must stay well under 30 s.
+        measureMs: quick ? measureMs / 2 : measureMs,
+        roundTimeoutMs: 30_000,
+      },
+      workers: [1, 2],
+      serverEnv: WORKERS_ENV,
+    },
+    {
+      id: "workers1000",
+      label: "A burst 1000×1, unpinned",
+      config: {
+        kind: "burst",
+        clients: 1000,
+        perRound: 1,
+        warmupMs,
+        measureMs,
+        roundTimeoutMs: 30_000,
+      },
+      workers: [1, 2],
+      serverEnv: WORKERS_ENV,
+    },
     {
       id: "capacity",
       label: "B capacity",
@@ -147,10 +198,15 @@ export function readSettings(
     if (at > 0) serverEnv[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
   }
   const kv = env.BENCH_KV === "memory" ? "memory" : "file";
+  // A quick run keeps the small WORKERS comparison (it checks that two
+  // workers start, deliver everything and stop) but not the 1,000 clients.
+  const defaults = quick ? all.filter((w) => w.id !== "workers1000") : all;
   return {
     quick,
     reps: Math.round(num("BENCH_REPS", 3, 1)),
-    workloads: wanted.length ? all.filter((w) => wanted.includes(w.id)) : all,
+    workloads: wanted.length
+      ? all.filter((w) => wanted.includes(w.id))
+      : defaults,
     pin: env.BENCH_PIN !== "0",
     out: env.BENCH_OUT || `${ROOT}bench/results.json`,
     kv,
@@ -164,8 +220,51 @@ interface Running {
   port: number;
   /** V8 inspector port, or 0. */
   inspectPort: number;
-  stop(): Promise<void>;
+  /** Processes the server had started once healthy (`deno serve` with WORKERS>1). */
+  children: number[];
+  /** Stops the server; resolves with the pids of children that outlived it and had to be killed. */
+  stop(): Promise<number[]>;
   log: string;
+}
+
+/** How one run starts its server. */
+interface StartOptions {
+  /** Pin the server to CPU 0. */
+  pin: boolean;
+  /** Folder for the server logs. */
+  logDir: string;
+  /** Run number, for the log's name. */
+  index: number;
+  /** Open the V8 inspector (idle workload only). */
+  inspect: boolean;
+  /** WORKERS for the chat server; unset keeps the default (1). */
+  workers?: number;
+  /** The workload's own chat server environment. */
+  serverEnv?: Record<string, string>;
+  /** The chat server's `deno run ... main.ts` command, from {@linkcode startCommand}. */
+  command: string[];
+}
+
+/**
+ * The chat server's command: deno.json's `start` task, split into words, so
+ * the bench runs exactly what `deno task start` runs (WORKERS>1 needs its
+ * --allow-run=deno to spawn `deno serve`, for one).
+ */
+export async function startCommand(root = ROOT): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  const task = config.tasks?.start;
+  const text = typeof task === "string" ? task : task?.command;
+  const words = typeof text === "string" ? text.trim().split(/\s+/) : [];
+  // Anything beyond plain words would need a shell to mean the same thing.
+  if (
+    words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts" ||
+    words.some((w) => /[&|;<>$`'"\\*]/.test(w))
+  ) {
+    throw new Error(
+      `deno.json: the start task is not a plain "deno run ... main.ts": ${text}`,
+    );
+  }
+  return words;
 }
 
 function freePort(): number {
@@ -209,11 +308,9 @@ function pinned(
 async function startTarget(
   target: Target,
   settings: Settings,
-  pin: boolean,
-  logDir: string,
-  index: number,
-  inspect: boolean,
+  options: StartOptions,
 ): Promise<Running> {
+  const { pin, logDir, index, inspect } = options;
   const port = freePort();
   const inspectPort = inspect ? freePort() : 0;
   const kvFile = `./data/bench-${randomHex(6)}.db`;
@@ -233,21 +330,14 @@ async function startTarget(
       SLOW_CLIENT_BYTES: String(64 * 1024 * 1024),
       // Welcome frames stay small, so joining measures joining.
       HISTORY_ON_JOIN: "0",
+      ...options.serverEnv,
       ...settings.serverEnv,
+      ...(options.workers ? { WORKERS: String(options.workers) } : {}),
     };
-  const script = target === "baseline" ? BASELINE_SCRIPT : "main.ts";
   // The same command as `deno task start`; the baseline needs only the net.
   const denoArgs = target === "baseline"
-    ? ["deno", "run", "--allow-net", "--allow-env", script]
-    : [
-      "deno",
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read=.",
-      "--allow-write=./data",
-      script,
-    ];
+    ? ["deno", "run", "--allow-net", "--allow-env", BASELINE_SCRIPT]
+    : [...options.command];
   // Only the idle workload adds the inspector: it lets the load force a GC
   // and read the live heap; the busy workloads run the plain command.
   if (inspect) denoArgs.splice(2, 0, `--inspect=${HOST}:${inspectPort}`);
@@ -272,7 +362,11 @@ async function startTarget(
   };
   const copied = Promise.all([drain(child.stdout), drain(child.stderr)])
     .finally(() => writer.close().catch(() => {}));
-  const stop = async () => {
+  let children: number[] = [];
+  const stop = async (): Promise<number[]> => {
+    // SIGTERM to the parent only: with WORKERS>1 it forwards the signal to
+    // its `deno serve` child and waits for it, which is the shutdown path
+    // production takes.
     try {
       child.kill("SIGTERM");
     } catch {
@@ -287,12 +381,23 @@ async function startTarget(
     }, 6000);
     await child.status;
     clearTimeout(timer);
+    // Whatever the parent left behind would hold the port and a core through
+    // every later run; it is killed by pid and reported.
+    const left = await stillRunning(children, 2000);
+    for (const pid of left) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
     await copied.catch(() => {});
     if (target === "server" && settings.kv === "file") {
       for (const suffix of ["", "-wal", "-shm"]) {
         await Deno.remove(`${ROOT}${kvFile.slice(2)}${suffix}`).catch(() => {});
       }
     }
+    return left;
   };
   const deadline = performance.now() + 30_000;
   let exited = false;
@@ -315,9 +420,34 @@ async function startTarget(
       await stop();
       throw new Error(`${target} did not become healthy:\n${await tail(log)}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Polled often: every run waits here, and a quick run has ten of them.
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  return { pid: child.pid, port, inspectPort, stop, log };
+  // With WORKERS>1 the child answered /healthz, so it exists by now.
+  children = await descendants(child.pid);
+  return { pid: child.pid, port, inspectPort, children, stop, log };
+}
+
+/** Those of `pids` still alive after waiting up to `ms` for them to exit. */
+async function stillRunning(pids: number[], ms: number): Promise<number[]> {
+  const deadline = performance.now() + ms;
+  while (true) {
+    const alive: number[] = [];
+    for (const pid of pids) if (await isAlive(pid)) alive.push(pid);
+    if (alive.length === 0 || performance.now() > deadline) return alive;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readProc(`/proc/${pid}/stat`);
+    // A zombie has exited; its parent (init, once ours is gone) reaps it.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !==
+      "Z";
+  } catch {
+    return false;
+  }
 }
 
 async function tail(path: string): Promise<string> {
@@ -366,6 +496,10 @@ export interface RunRecord {
   workload: string;
   /** Which server. */
   target: Target;
+  /** WORKERS of the chat server, for the workloads that vary it. */
+  workers?: number;
+  /** Whether server and load were pinned to a core each. */
+  pinned: boolean;
   /** What the load process measured. */
   result: LoadResult;
 }
@@ -448,6 +582,7 @@ export function summarise(
 ): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const w of workloads) {
+    if (w.workers) continue; // In scalingSummary.
     const metrics: [string, string, boolean][] = w.config.kind === "burst"
       ? [["rate", "deliveries/s", true]]
       : w.config.kind === "capacity"
@@ -491,6 +626,75 @@ export function summarise(
   return rows;
 }
 
+/** One row of the WORKERS table: one workload at each WORKERS value. */
+export interface ScalingRow {
+  /** Workload id. */
+  workload: string;
+  /** Table label. */
+  label: string;
+  /** WORKERS values, in run order; the first is the reference. */
+  workers: number[];
+  /** Deliveries per second over repetitions, per WORKERS value. */
+  rate: Spread[];
+  /** Each value's rate / the first's, paired per repetition. */
+  ratio: Spread[];
+  /** Median server CPU share (1 = one core), child processes included, per value. */
+  serverCpu: number[];
+  /** Median load CPU share, per value. */
+  loadCpu: number[];
+  /** Median of (server + load) CPU shares: 2 is both cores busy. */
+  totalCpu: number[];
+  /** Median server CPU microseconds spent per delivery, per value. */
+  cpuPerDeliveryUs: number[];
+  /** Deliveries lost over all runs of this workload. */
+  lost: number;
+  /** Deliveries duplicated over all runs of this workload. */
+  duplicated: number;
+}
+
+/** Builds the WORKERS comparison from the runs of the workloads that vary it. */
+export function scalingSummary(
+  runs: RunRecord[],
+  workloads: WorkloadSpec[],
+): ScalingRow[] {
+  const rows: ScalingRow[] = [];
+  for (const w of workloads) {
+    if (!w.workers) continue;
+    const mine = runs.filter((r) => r.workload === w.id);
+    const at = (n: number) =>
+      mine.filter((r) => r.workers === n).sort((a, b) => a.rep - b.rep);
+    const rate = (r: RunRecord) => metricOf(r.result, "rate");
+    const first = at(w.workers[0]);
+    rows.push({
+      workload: w.id,
+      label: w.label,
+      workers: w.workers,
+      rate: w.workers.map((n) => spread(at(n).map(rate))),
+      ratio: w.workers.map((n) => {
+        const ratios: number[] = [];
+        for (const r of at(n)) {
+          const ref = first.find((f) => f.rep === r.rep);
+          if (ref) ratios.push(rate(r) / rate(ref));
+        }
+        return spread(ratios);
+      }),
+      serverCpu: w.workers.map((n) =>
+        median(at(n).map((r) => r.result.serverCpu))
+      ),
+      loadCpu: w.workers.map((n) => median(at(n).map((r) => r.result.loadCpu))),
+      totalCpu: w.workers.map((n) =>
+        median(at(n).map((r) => r.result.serverCpu + r.result.loadCpu))
+      ),
+      cpuPerDeliveryUs: w.workers.map((n) =>
+        median(at(n).map((r) => r.result.serverCpu / rate(r) * 1e6))
+      ),
+      lost: mine.reduce((sum, r) => sum + r.result.lost, 0),
+      duplicated: mine.reduce((sum, r) => sum + r.result.duplicated, 0),
+    });
+  }
+  return rows;
+}
+
 function fmtNumber(value: number): string {
   if (!Number.isFinite(value)) return "–";
   const abs = Math.abs(value);
@@ -529,6 +733,34 @@ export function summaryTable(rows: SummaryRow[]): string {
       } | ${fmtSpread(r.ratio)} | ${r.lost} / ${r.duplicated} | ${
         Math.round(r.loadCpuMax * 100)
       }% | ${note} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The WORKERS comparison as a Markdown table. */
+export function scalingTable(rows: ScalingRow[]): string {
+  const workers = rows[0]?.workers ?? [];
+  const ref = workers[0];
+  const lines = [
+    `| Workload | ${
+      workers.map((n) => `WORKERS=${n} deliveries/s`).join(" | ")
+    } | ${
+      workers.slice(1).map((n) => `${n} / ${ref}`).join(" | ")
+    } | Server CPU | Load CPU | Both | Server CPU µs / delivery | Lost / dup |`,
+    `| --- | ${workers.map(() => "---:").join(" | ")} | ${
+      workers.slice(1).map(() => "---:").join(" | ")
+    } | ---: | ---: | ---: | ---: | ---: |`,
+  ];
+  const pcts = (values: number[]) =>
+    values.map((v) => `${Math.round(v * 100)}%`).join(" / ");
+  for (const r of rows) {
+    lines.push(
+      `| ${r.label} | ${r.rate.map(fmtSpread).join(" | ")} | ${
+        r.ratio.slice(1).map(fmtSpread).join(" | ")
+      } | ${pcts(r.serverCpu)} | ${pcts(r.loadCpu)} | ${pcts(r.totalCpu)} | ${
+        r.cpuPerDeliveryUs.map(fmtNumber).join(" / ")
+      } | ${r.lost} / ${r.duplicated} |`,
     );
   }
   return lines.join("\n");
@@ -608,25 +840,40 @@ export async function runBench(settings: Settings) {
       ? "Not pinned: taskset is missing or there is only one CPU; figures share cores."
       : "Not pinned (BENCH_PIN=0).",
   );
+  if (settings.workloads.some((w) => w.workers)) {
+    console.log(
+      "WORKERS runs: chat server and load not pinned, sharing both CPUs.",
+    );
+  }
+  const command = await startCommand();
   const logDir = await Deno.makeTempDir({ prefix: "chat-bench-" });
   console.log(`Server logs: ${logDir}`);
   const started = new Date();
   const runs: RunRecord[] = [];
+  /** Children that outlived their server's stop and had to be killed. */
+  const leftover: number[] = [];
   let index = 0;
   for (let rep = 1; rep <= settings.reps; rep++) {
     for (const w of settings.workloads) {
-      // Server then baseline, back to back, for every workload and repetition.
-      for (const target of ["server", "baseline"] as const) {
+      // Server then baseline, back to back, for every workload and
+      // repetition; or each WORKERS value in turn, likewise back to back.
+      const variants: { target: Target; workers?: number }[] = w.workers
+        ? w.workers.map((workers) => ({ target: "server", workers }))
+        : [{ target: "server" }, { target: "baseline" }];
+      const runPinned = pin && !w.workers;
+      for (const { target, workers } of variants) {
         index++;
-        console.log(`[rep ${rep}/${settings.reps}] ${w.label} → ${target}`);
-        const running = await startTarget(
-          target,
-          settings,
-          pin,
+        const name = workers ? `server WORKERS=${workers}` : target;
+        console.log(`[rep ${rep}/${settings.reps}] ${w.label} → ${name}`);
+        const running = await startTarget(target, settings, {
+          pin: runPinned,
           logDir,
           index,
-          w.config.kind === "idle",
-        );
+          inspect: w.config.kind === "idle",
+          workers,
+          serverEnv: w.serverEnv,
+          command,
+        });
         let result: LoadResult;
         try {
           result = await runLoadProcess({
@@ -636,16 +883,32 @@ export async function runBench(settings: Settings) {
             serverPid: running.pid,
             inspectPort: running.inspectPort,
             workload: w.config,
-          }, pin);
+          }, runPinned);
         } finally {
-          await running.stop();
+          const left = await running.stop();
+          if (left.length) {
+            console.error(
+              `  ${name} left ${
+                left.join(", ")
+              } running after it exited: killed`,
+            );
+            leftover.push(...left);
+          }
         }
         console.log(`  ${brief(result)}`);
-        runs.push({ rep, workload: w.id, target, result });
+        runs.push({
+          rep,
+          workload: w.id,
+          target,
+          ...(workers ? { workers } : {}),
+          pinned: runPinned,
+          result,
+        });
       }
     }
   }
   const summary = summarise(runs, settings.workloads);
+  const scaling = scalingSummary(runs, settings.workloads);
   const lost = runs.reduce((sum, r) => sum + r.result.lost, 0);
   const duplicated = runs.reduce((sum, r) => sum + r.result.duplicated, 0);
   return {
@@ -656,6 +919,7 @@ export async function runBench(settings: Settings) {
     cpu: await cpuModel(),
     cores: navigator.hardwareConcurrency,
     pinned: pin,
+    serverCommand: command,
     settings: {
       reps: settings.reps,
       kv: settings.kv,
@@ -663,10 +927,12 @@ export async function runBench(settings: Settings) {
       workloads: settings.workloads,
     },
     summary,
+    scaling,
     runs,
     lost,
     duplicated,
-    ok: lost === 0 && duplicated === 0,
+    leftoverProcesses: leftover.length,
+    ok: lost === 0 && duplicated === 0 && leftover.length === 0,
   };
 }
 
@@ -678,9 +944,12 @@ function brief(r: LoadResult): string {
   const errors = r.errors.length ? `; errors: ${r.errors.join(" | ")}` : "";
   if (r.kind === "burst") {
     const b = r as BurstResult;
+    const processes = b.serverProcesses > 1
+      ? ` (${b.serverProcesses} processes)`
+      : "";
     return `${
       fmtNumber(b.deliveriesPerSecond)
-    } deliveries/s over ${b.rounds} rounds; ${loss}; ${cpu}${errors}`;
+    } deliveries/s over ${b.rounds} rounds; ${loss}; ${cpu}${processes}${errors}`;
   }
   if (r.kind === "capacity") {
     const c = r as CapacityResult;
@@ -695,8 +964,14 @@ function brief(r: LoadResult): string {
 if (import.meta.main) {
   const settings = readSettings();
   const results = await runBench(settings);
-  console.log("");
-  console.log(summaryTable(results.summary));
+  if (results.summary.length) {
+    console.log("");
+    console.log(summaryTable(results.summary));
+  }
+  if (results.scaling.length) {
+    console.log("\nWORKERS=1 against WORKERS=2, nothing pinned:\n");
+    console.log(scalingTable(results.scaling));
+  }
   if (results.runs.some((r) => r.result.kind === "capacity")) {
     console.log("\nCapacity steps (p50/p99/max from probe members):\n");
     console.log(stepsTable(results.runs));
@@ -712,7 +987,7 @@ if (import.meta.main) {
   console.log(`\nWrote ${settings.out} (${Math.round(results.seconds)} s).`);
   if (!results.ok) {
     console.error(
-      `Lost ${results.lost} and duplicated ${results.duplicated} deliveries.`,
+      `Lost ${results.lost} and duplicated ${results.duplicated} deliveries; ${results.leftoverProcesses} server processes outlived their parent.`,
     );
     Deno.exit(1);
   }

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { concat, encodeTextFrame, FrameParser } from "../bench/ws_client.ts";
 import { formatTag, Histogram, scanTags } from "../bench/metrics.ts";
-import { readSettings } from "../bench/run.ts";
+import {
+  readSettings,
+  type RunRecord,
+  scalingSummary,
+  startCommand,
+} from "../bench/run.ts";
+import type { LoadResult } from "../bench/load.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -122,9 +128,20 @@ Deno.test("readSettings: quick mode is small and knobs are checked", () => {
   assert.deepEqual(quick.workloads.map((w) => w.id), [
     "burst32",
     "burst1000",
+    "workers32",
     "capacity",
     "idle",
   ]);
+  assert.deepEqual(readSettings({}).workloads.map((w) => w.id), [
+    "burst32",
+    "burst1000",
+    "workers32",
+    "workers1000",
+    "capacity",
+    "idle",
+  ]);
+  const workers = quick.workloads.find((w) => w.id === "workers32")!;
+  assert.deepEqual(workers.workers, [1, 2]);
   const full = readSettings({ BENCH_WORKLOADS: "capacity" });
   assert.equal(full.reps, 3);
   assert.equal(full.workloads.length, 1);
@@ -133,6 +150,48 @@ Deno.test("readSettings: quick mode is small and knobs are checked", () => {
   if (capacity.kind === "capacity") assert.equal(capacity.members, 1000);
   assert.throws(() => readSettings({ BENCH_WORKLOADS: "nope" }), /unknown/);
   assert.throws(() => readSettings({ BENCH_REPS: "-1" }), /positive/);
+});
+
+Deno.test("startCommand is deno.json's start task, which may spawn deno serve", async () => {
+  const command = await startCommand();
+  const root = new URL("..", import.meta.url);
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", root)),
+  );
+  assert.equal(command.join(" "), config.tasks.start);
+  // WORKERS>1 runs `deno serve --parallel` as a child process.
+  assert.ok(command.includes("--allow-run=deno"), command.join(" "));
+});
+
+Deno.test("scalingSummary pairs WORKERS values per repetition", () => {
+  const [w] = readSettings({ BENCH_WORKLOADS: "workers32" }).workloads;
+  const run = (rep: number, workers: number, rate: number): RunRecord => ({
+    rep,
+    workload: "workers32",
+    target: "server",
+    workers,
+    pinned: false,
+    result: {
+      kind: "burst",
+      target: "server",
+      deliveriesPerSecond: rate,
+      serverCpu: 1,
+      loadCpu: 0.5,
+      lost: 0,
+      duplicated: 0,
+    } as LoadResult,
+  });
+  const [row] = scalingSummary([
+    run(1, 1, 100),
+    run(1, 2, 150),
+    run(2, 1, 200),
+    run(2, 2, 200),
+  ], [w]);
+  assert.deepEqual(row.workers, [1, 2]);
+  assert.deepEqual(row.rate[0], { median: 150, min: 100, max: 200 });
+  assert.deepEqual(row.ratio[1], { median: 1.25, min: 1, max: 1.5 });
+  assert.deepEqual(row.totalCpu, [1.5, 1.5]);
+  assert.equal(row.cpuPerDeliveryUs[1], (1e6 / 150 + 1e6 / 200) / 2);
 });
 
 Deno.test({
@@ -164,8 +223,11 @@ Deno.test({
       assert.equal(results.duplicated, 0);
       assert.equal(typeof results.deno, "string");
       assert.equal(typeof results.pinned, "boolean");
-      // Two targets for each of the four workloads, one repetition.
-      assert.equal(results.runs.length, 8);
+      // Two runs (server and baseline, or WORKERS=1 and 2) for each of the
+      // five workloads, one repetition.
+      assert.equal(results.runs.length, 10);
+      // Every `deno serve` exited with its parent.
+      assert.equal(results.leftoverProcesses, 0);
       for (const run of results.runs) {
         assert.ok(["server", "baseline"].includes(run.target));
         assert.equal(run.result.lost, 0, JSON.stringify(run));
@@ -182,6 +244,18 @@ Deno.test({
         "idle",
         "idle",
       ]);
+      const scaled = results.runs.filter((r: RunRecord) =>
+        r.workload === "workers32"
+      );
+      assert.deepEqual(scaled.map((r: RunRecord) => r.workers), [1, 2]);
+      for (const run of scaled) {
+        assert.equal(run.pinned, false);
+        // With WORKERS=2 the server's CPU includes its `deno serve` child.
+        assert.equal(run.result.serverProcesses, run.workers === 2 ? 2 : 1);
+        assert.ok(run.result.deliveriesPerSecond > 0);
+      }
+      assert.equal(results.scaling.length, 1);
+      assert.deepEqual(results.scaling[0].workers, [1, 2]);
       for (const row of results.summary) {
         for (const key of ["server", "baseline", "ratio", "difference"]) {
           for (const stat of ["median", "min", "max"]) {

@@ -346,12 +346,34 @@ export function startChat(app) {
       }
       handleEvent(frame);
     });
+    let opened = false;
+    socket.addEventListener("open", () => {
+      opened = true;
+    }, { once: true });
     socket.addEventListener("close", (event) => {
       if (ws !== socket) return;
       ws = null;
       ready = false;
+      if (!opened) checkSession();
       onClose(event.code);
     });
+  }
+
+  /**
+   * A refused upgrade (say 401, the session expired) looks like any failed
+   * connection to a page; asking for the page itself tells them apart.
+   */
+  async function checkSession() {
+    try {
+      const res = await fetch(location.pathname, { redirect: "manual" });
+      if (res.type === "opaqueredirect" || res.status === 303) {
+        stopped = true;
+        clearTimers();
+        location.assign("/login");
+      }
+    } catch {
+      // Offline: the reconnect loop keeps trying.
+    }
   }
 
   /** @param {number} code */

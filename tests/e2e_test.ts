@@ -783,6 +783,34 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "a session the server no longer accepts sends the page to login",
+        async () => {
+          // A restart with a new secret (and no old one to verify with)
+          // invalidates every cookie: the upgrade gets 401.
+          let other = await startServer(":memory:");
+          const page = await newPage("gone");
+          watcher.allowed.push(
+            /WebSocket connection|status of 401|ERR_CONNECTION_REFUSED/,
+          );
+          try {
+            await login(page, other.origin, "gone");
+            await connected(page);
+            const port = other.port;
+            await other.close();
+            other = await startServer(":memory:", port, {
+              COOKIE_SECRET: "a-brand-new-secret-0123456789-abcdefgh",
+            });
+            await page.waitForURL(`${other.origin}/login`, { timeout: 15_000 });
+            await page.locator("input[name=nickname]").waitFor();
+          } finally {
+            watcher.allowed.pop();
+            await page.close();
+            await other.close();
+          }
+        },
+      );
+
       await t.step("rooms: create by name, list, switch back", async () => {
         const rio = await newPage("rio");
         await login(rio, origin, "rio");

@@ -76,7 +76,18 @@ export async function createApp(
   const revocations = createKvRevocations(kv, {
     ttlMs: config.sessionMaxAgeSeconds * 1000,
   });
-  const services: Services = { config, hub, nicknames, store, revocations };
+  const services: Services = {
+    config,
+    hub,
+    nicknames,
+    store,
+    revocations,
+    session: {
+      secrets: config.cookieSecrets,
+      maxAgeSeconds: config.sessionMaxAgeSeconds,
+      revocations,
+    },
+  };
 
   const app = new Hono();
   const headers = secureHeaders({

@@ -936,8 +936,10 @@ export class Hub {
 
   async #welcome(room: Room, joined: Member[]): Promise<void> {
     let recent: HistoryPage | undefined;
-    // Everyone joining in one flush sees the same room: sort the list once.
+    // Everyone joining in one flush sees the same room: sort the list once,
+    // and serialise the shared recent history once, not per joiner.
     let users: string[] | undefined;
+    let recentPart: string | undefined;
     for (const member of joined) {
       let page: HistoryPage;
       if (member.since === undefined) {
@@ -958,19 +960,23 @@ export class Hub {
         if (caught.length > 0) this.#fanout(room, caught);
       }
       if (member.state !== COUNTED) continue;
-      const frame: WelcomeFrame = {
+      users ??= this.users(room.name);
+      const part = page === recent
+        ? recentPart ??= welcomePart(users, page)
+        : welcomePart(users, page);
+      const own: Pick<WelcomeFrame, "type" | "nickname" | "room"> = {
         type: "welcome",
         nickname: member.session.nickname,
         room: room.name,
-        users: users ??= this.users(room.name),
-        history: page.messages,
-        seq: page.seq,
-        recovered: page.recovered,
       };
       member.state = JOINED;
       member.index = room.members.length;
       room.members.push(member);
-      this.#send(member, JSON.stringify(frame));
+      // Both halves are JSON objects: join them into one.
+      this.#send(
+        member,
+        `${JSON.stringify(own).slice(0, -1)},${part.slice(1)}`,
+      );
       const held = member.held;
       member.held = undefined;
       if (held) { for (const request of held) this.#handle(member, request); }
@@ -1138,6 +1144,17 @@ export class Hub {
       this.#log("Renewing nickname leases failed", { error: String(err) });
     }
   }
+}
+
+/** The part of a welcome frame that every joiner of one page shares, as JSON. */
+function welcomePart(users: string[], page: HistoryPage): string {
+  const part: Omit<WelcomeFrame, "type" | "nickname" | "room"> = {
+    users,
+    history: page.messages,
+    seq: page.seq,
+    recovered: page.recovered,
+  };
+  return JSON.stringify(part);
 }
 
 function countCodePoints(text: string, stopAfter: number): number {

@@ -30,18 +30,26 @@ export interface SessionOptions {
   now?: () => number;
 }
 
+/** What {@linkcode currentSession} checks: the cookie and the logged-out list. */
+export interface CurrentSessionOptions extends SessionOptions {
+  revocations: { isRevoked(sid: string): Promise<boolean> };
+}
+
 // A minute of clock skew between instances is tolerated, no more.
 const FUTURE_SKEW_MS = 60_000;
 const SID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
-function toBase64Url(text: string): string {
-  const bytes = new TextEncoder().encode(text);
+function bytesToBase64Url(bytes: Uint8Array): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
     /=+$/,
     "",
   );
+}
+
+function toBase64Url(text: string): string {
+  return bytesToBase64Url(new TextEncoder().encode(text));
 }
 
 function fromBase64Url(text: string): string | undefined {
@@ -59,13 +67,7 @@ function fromBase64Url(text: string): string | undefined {
 
 /** A fresh unguessable session id (128 random bits, base64url). */
 export function newSessionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
+  return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /** Serialises a session into the cookie's (unsigned) value. */
@@ -176,9 +178,7 @@ export async function readSession(
 /** Reads the session cookie and refuses sessions that logged out. */
 export async function currentSession(
   c: Context,
-  options: SessionOptions & {
-    revocations: { isRevoked(sid: string): Promise<boolean> };
-  },
+  options: CurrentSessionOptions,
 ): Promise<Session | undefined> {
   const session = await readSession(c, options);
   if (!session || await options.revocations.isRevoked(session.sid)) {

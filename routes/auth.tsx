@@ -24,11 +24,7 @@ export const MAX_FORM_BYTES = 4096;
 /** Routes for `/`, `/login` and `/logout`. */
 export function authRoutes(services: Services): Hono {
   const { config, hub, nicknames } = services;
-  const sessionOptions = {
-    secrets: config.cookieSecrets,
-    maxAgeSeconds: config.sessionMaxAgeSeconds,
-    revocations: services.revocations,
-  };
+  const sessionOptions = services.session;
   const app = new Hono();
   const limit = bodyLimit({
     maxSize: MAX_FORM_BYTES,

@@ -13,17 +13,13 @@ import { langOf } from "./lang.ts";
 
 /** Routes for `/chat`, `/chat/:room` and `/api/rooms`. */
 export function chatRoutes(services: Services): Hono {
-  const { config, hub } = services;
+  const { hub } = services;
   const app = new Hono();
 
   async function page(c: Context, room: string) {
     const lang = langOf(c);
     if (!isRoomName(room)) return c.html(<NotFoundPage lang={lang} />, 404);
-    const session = await currentSession(c, {
-      secrets: config.cookieSecrets,
-      maxAgeSeconds: config.sessionMaxAgeSeconds,
-      revocations: services.revocations,
-    });
+    const session = await currentSession(c, services.session);
     if (!session) return c.redirect("/login", 303);
     c.header("Cache-Control", "no-store");
     return c.html(

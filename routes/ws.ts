@@ -22,11 +22,7 @@ export function wsRoutes(services: Services): Hono {
     if (!isRoomName(room)) {
       return c.text(`Unknown room "${room.slice(0, 64)}"`, 404);
     }
-    const session = await currentSession(c, {
-      secrets: config.cookieSecrets,
-      maxAgeSeconds: config.sessionMaxAgeSeconds,
-      revocations: services.revocations,
-    });
+    const session = await currentSession(c, services.session);
     if (!session) return c.text("Unauthorized: log in first", 401);
     const origin = c.req.header("origin");
     // Browsers always send Origin; without it the caller is not a page that

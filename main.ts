@@ -6,15 +6,15 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
-import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
-import { type Bus, createBroadcastBus } from "./lib/bus.ts";
-import { createHub, type Hub, type Logger } from "./lib/hub.ts";
-import { createKvBus } from "./lib/kv_bus.ts";
-import { createKvPresence } from "./lib/presence.ts";
-import { createKvRevocations } from "./lib/revocations.ts";
-import { createKvNicknameRegistry } from "./lib/nicknames.ts";
-import { createKvStore, openKv } from "./lib/store.ts";
-import type { Services } from "./lib/services.ts";
+import { type Config, ConfigError, loadConfig } from "./lib/app/config.ts";
+import { type Bus, createBroadcastBus } from "./lib/cluster/bus.ts";
+import { createHub, type Hub, type Logger } from "./lib/chat/hub.ts";
+import { createKvBus } from "./lib/cluster/kv_bus.ts";
+import { createKvPresence } from "./lib/storage/presence_leases.ts";
+import { createKvRevocations } from "./lib/storage/revocations.ts";
+import { createKvNicknameRegistry } from "./lib/auth/nicknames.ts";
+import { createKvStore, openKv } from "./lib/storage/history.ts";
+import type { Services } from "./lib/app/services.ts";
 import { authRoutes } from "./routes/auth.tsx";
 import { chatRoutes } from "./routes/chat.tsx";
 import { healthRoutes } from "./routes/health.ts";
@@ -159,7 +159,7 @@ async function createBus(
       });
     case "redis": {
       // Loaded only when used, so single-process and Deploy never pull it in.
-      const { createRedisBus } = await import("./lib/redis_bus.ts");
+      const { createRedisBus } = await import("./lib/cluster/redis_bus.ts");
       return await createRedisBus(handler, {
         url: config.redisUrl!,
         origin,

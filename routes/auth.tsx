@@ -7,14 +7,14 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
-import { nicknameKey, validateNickname } from "../lib/nicknames.ts";
+import { nicknameKey, validateNickname } from "../lib/auth/nicknames.ts";
 import {
   clearSession,
   currentSession,
   newSessionId,
   writeSession,
-} from "../lib/session.ts";
-import type { Services } from "../lib/services.ts";
+} from "../lib/auth/session.ts";
+import type { Services } from "../lib/app/services.ts";
 import { LoginPage } from "../templates/login_page.tsx";
 import { langOf } from "./lang.ts";
 

@@ -4,9 +4,9 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { isRoomName, LOBBY } from "../lib/hub.ts";
-import { currentSession } from "../lib/session.ts";
-import type { Services } from "../lib/services.ts";
+import { isRoomName, LOBBY } from "../lib/chat/protocol.ts";
+import { currentSession } from "../lib/auth/session.ts";
+import type { Services } from "../lib/app/services.ts";
 import { ChatPage } from "../templates/chat_page.tsx";
 import { NotFoundPage } from "../templates/not_found_page.tsx";
 import { langOf } from "./lang.ts";

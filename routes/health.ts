@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Services } from "../lib/services.ts";
+import type { Services } from "../lib/app/services.ts";
 
 /** `GET /healthz`: status and live counts. */
 export function healthRoutes(services: Services): Hono {

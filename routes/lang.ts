@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
-import { type Lang, pickLang } from "../lib/i18n.ts";
+import { type Lang, pickLang } from "../lib/web/i18n.ts";
 
 /** The language for this request: the `lang` cookie, else Accept-Language. */
 export function langOf(c: Context): Lang {

@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { STATIC_FILES } from "../lib/static_files.ts";
+import { STATIC_FILES } from "../lib/web/static_files.ts";
 
 /** `GET /static/*` from the files read at start. */
 export function staticRoutes(): Hono {

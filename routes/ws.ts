@@ -5,9 +5,9 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { isRoomName, LOBBY } from "../lib/hub.ts";
-import { currentSession } from "../lib/session.ts";
-import type { Services } from "../lib/services.ts";
+import { isRoomName, LOBBY } from "../lib/chat/protocol.ts";
+import { currentSession } from "../lib/auth/session.ts";
+import type { Services } from "../lib/app/services.ts";
 
 /** Routes for `/ws` (the lobby) and `/ws/:room`. */
 export function wsRoutes(services: Services): Hono {

@@ -6,13 +6,11 @@
  * @module
  */
 import { raw } from "hono/html";
-import { clientStrings, t } from "../lib/i18n.ts";
-import type { Lang } from "../lib/i18n.ts";
+import { LOBBY } from "../lib/chat/protocol.ts";
+import { clientStrings, t } from "../lib/web/i18n.ts";
+import type { Lang } from "../lib/web/i18n.ts";
 import { Layout } from "./layout.tsx";
 import { LangSwitch } from "./lang_switch.tsx";
-
-/** The room that `/chat` shows */
-const LOBBY = "lobby";
 
 /**
  * JSON that is safe inside a script element: `<` as \u003c so neither

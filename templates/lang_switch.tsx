@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { LANGS, t } from "../lib/i18n.ts";
-import type { Lang, MessageKey } from "../lib/i18n.ts";
+import { LANGS, t } from "../lib/web/i18n.ts";
+import type { Lang, MessageKey } from "../lib/web/i18n.ts";
 
 const NAME_KEYS: Record<Lang, MessageKey> = {
   "en": "lang_name_en",

@@ -6,8 +6,8 @@
  */
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";
-import type { Lang } from "../lib/i18n.ts";
-import { assetPath } from "../lib/static_files.ts";
+import type { Lang } from "../lib/web/i18n.ts";
+import { assetPath } from "../lib/web/static_files.ts";
 
 /** The HTML document around a page: head, stylesheet, scripts */
 export function Layout(props: {

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { t } from "../lib/i18n.ts";
-import type { Lang, LoginHint, MessageKey } from "../lib/i18n.ts";
-import { MAX_NICKNAME_LENGTH } from "../lib/nicknames.ts";
+import { t } from "../lib/web/i18n.ts";
+import type { Lang, LoginHint, MessageKey } from "../lib/web/i18n.ts";
+import { MAX_NICKNAME_LENGTH } from "../lib/auth/nicknames.ts";
 import { Layout } from "./layout.tsx";
 import { LangSwitch } from "./lang_switch.tsx";
 

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { t } from "../lib/i18n.ts";
-import type { Lang } from "../lib/i18n.ts";
+import { t } from "../lib/web/i18n.ts";
+import type { Lang } from "../lib/web/i18n.ts";
 import { Layout } from "./layout.tsx";
 import { LangSwitch } from "./lang_switch.tsx";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { generateSignedCookie } from "hono/cookie";
-import { encodeSession } from "../lib/session.ts";
+import { encodeSession } from "../lib/auth/session.ts";
 import { login, loginOk, SECRET, startServer, TestClient } from "./harness.ts";
 
 const OTHER_SECRET = "another-secret-0123456789-abcdefghijklmnop";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../lib/config.ts";
+import { ConfigError, loadConfig } from "../lib/app/config.ts";
 
 Deno.test("loadConfig() applies the documented defaults", () => {
   const config = loadConfig({});

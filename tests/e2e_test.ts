@@ -15,7 +15,7 @@ import type {
   Locator,
   Page,
 } from "playwright-core";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/app/config.ts";
 import { createApp } from "../main.ts";
 import {
   backoffDelay,

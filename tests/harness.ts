@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Config, loadConfig } from "../lib/config.ts";
+import { type Config, loadConfig } from "../lib/app/config.ts";
 import { type ChatApp, createApp } from "../main.ts";
 
 /** A secret long enough for config validation. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createKvStore } from "../lib/store.ts";
+import { createKvStore } from "../lib/storage/history.ts";
 import { loginOk, startServer, TestClient } from "./harness.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -7,8 +7,8 @@ import {
   messageKeys,
   pickLang,
   t,
-} from "../lib/i18n.ts";
-import type { Lang } from "../lib/i18n.ts";
+} from "../lib/web/i18n.ts";
+import type { Lang } from "../lib/web/i18n.ts";
 import { ChatPage } from "../templates/chat_page.tsx";
 import { LoginPage } from "../templates/login_page.tsx";
 import { NotFoundPage } from "../templates/not_found_page.tsx";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ConnectionCounter, TokenBucket } from "../lib/limits.ts";
+import { ConnectionCounter, TokenBucket } from "../lib/chat/limits.ts";
 
 Deno.test("TokenBucket allows a burst then one per refill interval", () => {
   const bucket = new TokenBucket({ burst: 10, perSecond: 1, now: 0 });

@@ -5,7 +5,7 @@ import {
   MAX_NICKNAME_LENGTH,
   nicknameKey,
   validateNickname,
-} from "../lib/nicknames.ts";
+} from "../lib/auth/nicknames.ts";
 
 Deno.test("validateNickname() trims, normalises and counts code points", () => {
   const ok = validateNickname("  Cafe\u0301  ");

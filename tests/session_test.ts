@@ -7,7 +7,7 @@ import {
   readSession,
   type Session,
   writeSession,
-} from "../lib/session.ts";
+} from "../lib/auth/session.ts";
 import { SECRET } from "./harness.ts";
 
 const MAX_AGE = 7 * 24 * 3600;

@@ -4,16 +4,7 @@
  *
  * @module
  */
-
-/** A chat message as stored and as sent: `id` is its room sequence. */
-export interface ChatMessage {
-  type: "message";
-  id: number;
-  nickname: string;
-  text: string;
-  ts: number;
-  cid?: string;
-}
+import type { ChatMessage } from "../chat/protocol.ts";
 
 /** A message before the store has given it an id. */
 export type NewMessage = Omit<ChatMessage, "id" | "type">;

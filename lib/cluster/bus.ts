@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ChatMessage } from "./store.ts";
+import type { ChatMessage } from "../chat/protocol.ts";
 
 /** Presence as it crosses the bus: with the session id, which clients never see. */
 export interface BusPresence {

@@ -4,16 +4,17 @@
  *
  * @module
  */
-import type { Bus, BusEnvelope, BusEvent } from "./bus.ts";
-import type { Config } from "./config.ts";
+import type { Bus, BusEnvelope, BusEvent } from "../cluster/bus.ts";
+import type { Config } from "../app/config.ts";
 import {
   ConnectionCounter,
   type ConnectionRefusal,
   TokenBucket,
 } from "./limits.ts";
-import type { NicknameRegistry } from "./nicknames.ts";
-import type { PresenceStore } from "./presence.ts";
+import type { NicknameRegistry } from "../auth/nicknames.ts";
+import type { PresenceStore } from "../storage/presence_leases.ts";
 import {
+  type ChatMessage,
   type ClientRequest,
   CLOSE,
   encodeEvents,
@@ -23,18 +24,7 @@ import {
   type RoomEvent,
   type WelcomeFrame,
 } from "./protocol.ts";
-import type { ChatMessage, HistoryPage, Store } from "./store.ts";
-
-/** The default room: `/chat` and `/ws` lead here. */
-export const LOBBY = "lobby";
-
-/** A valid room slug. */
-export const ROOM_PATTERN = /^[a-z0-9-]{1,32}$/;
-
-/** Whether `name` is a valid room slug. */
-export function isRoomName(name: string): boolean {
-  return ROOM_PATTERN.test(name);
-}
+import type { HistoryPage, Store } from "../storage/history.ts";
 
 /** A structured log line's sink. */
 export type Logger = (

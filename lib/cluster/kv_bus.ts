@@ -7,7 +7,7 @@
  * @module
  */
 import type { Bus, BusHandler } from "./bus.ts";
-import type { Store } from "./store.ts";
+import type { Store } from "../storage/history.ts";
 
 /** Builds the KV-watch bus; presence and typing do not cross it, only messages. */
 export function createKvBus(

@@ -24,7 +24,7 @@ const TYPES: Record<string, string> = {
   woff2: "font/woff2",
 };
 
-const STATIC_DIR = new URL("../static/", import.meta.url);
+const STATIC_DIR = new URL("../../static/", import.meta.url);
 
 async function hashOf(body: Uint8Array): Promise<string> {
   const digest = new Uint8Array(

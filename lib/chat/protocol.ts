@@ -4,7 +4,25 @@
  *
  * @module
  */
-import type { ChatMessage } from "./store.ts";
+export {
+  CLIENT_FRAMES,
+  CLOSE,
+  isRoomName,
+  LOBBY,
+  MAX_ROOM_LENGTH,
+  ROOM_PATTERN,
+  SERVER_FRAMES,
+} from "../../static/shared/protocol.js";
+
+/** A chat message as stored and as sent: `id` is its room sequence. */
+export interface ChatMessage {
+  type: "message";
+  id: number;
+  nickname: string;
+  text: string;
+  ts: number;
+  cid?: string;
+}
 
 /** Stable error codes sent in `{"type":"error"}` frames. */
 export type ErrorCode =
@@ -13,20 +31,6 @@ export type ErrorCode =
   | "empty"
   | "rate_limited"
   | "internal";
-
-/** Close codes the server uses; the client acts on each. */
-export const CLOSE = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  UNSUPPORTED: 1003,
-  POLICY: 1008,
-  TOO_BIG: 1009,
-  INTERNAL: 1011,
-  RESTART: 1012,
-  TRY_AGAIN: 1013,
-  SESSION_INVALID: 4401,
-  NICK_TAKEN: 4409,
-} as const;
 
 /** Someone joined or left a room. */
 export interface PresenceEvent {

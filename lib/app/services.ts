@@ -4,11 +4,11 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import type { Hub } from "./hub.ts";
-import type { NicknameRegistry } from "./nicknames.ts";
-import type { Revocations } from "./revocations.ts";
-import type { CurrentSessionOptions } from "./session.ts";
-import type { Store } from "./store.ts";
+import type { Hub } from "../chat/hub.ts";
+import type { NicknameRegistry } from "../auth/nicknames.ts";
+import type { Revocations } from "../storage/revocations.ts";
+import type { CurrentSessionOptions } from "../auth/session.ts";
+import type { Store } from "../storage/history.ts";
 
 /** What main.ts builds and hands to each routes/ module. */
 export interface Services {

@@ -29,8 +29,20 @@ export interface ChatApp {
   hub: Hub;
   kv: Deno.Kv;
   services: Services;
-  /** Closes every socket (1012) and the KV handle unless it was passed in. */
+  /** Serves the app; {@linkcode ChatApp.close} then shuts this server down too. */
+  serve(options: ServeOptions): Deno.HttpServer<Deno.NetAddr>;
+  /**
+   * Stops in the one safe order: every socket gets 1012, those frames leave,
+   * the server stops, then the bus and the KV handle (unless passed in) close.
+   */
   close(): Promise<void>;
+}
+
+/** Where {@linkcode ChatApp.serve} listens. */
+export interface ServeOptions {
+  port: number;
+  hostname: string;
+  onListen?: (addr: Deno.NetAddr) => void;
 }
 
 /** Options for {@linkcode createApp}. */
@@ -120,15 +132,29 @@ export async function createApp(
   });
 
   let closed = false;
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   return {
     app,
     hub,
     kv,
     services,
+    serve({ port, hostname, onListen }) {
+      server = Deno.serve(
+        { port, hostname, onListen: onListen ?? (() => {}) },
+        app.fetch,
+      );
+      return server;
+    },
     async close() {
       if (closed) return;
       closed = true;
       hub.shutdown();
+      if (server) {
+        // server.shutdown() closes upgraded sockets with 1001 and would
+        // overtake the 1012 frames queued this turn; let those go first.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        await server.shutdown();
+      }
       await bus?.close();
       if (!options.kv) kv.close();
     },
@@ -215,14 +241,14 @@ async function serve(): Promise<void> {
     console.error(err instanceof Error ? err.message : String(err));
     Deno.exit(1);
   }
-  const server = Deno.serve({
+  const server = chat.serve({
     port: config.port,
     hostname: config.hostname,
     onListen({ hostname, port }) {
       const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
       console.log(`Chat listening on http://${shown}:${port}/`);
     },
-  }, chat.app.fetch);
+  });
 
   let stopping = false;
   onSignal(async () => {
@@ -230,11 +256,6 @@ async function serve(): Promise<void> {
     stopping = true;
     // Deno Deploy allows 5 s before SIGKILL; leave margin.
     const deadline = setTimeout(() => Deno.exit(0), 4000);
-    chat.hub.shutdown();
-    // server.shutdown() closes upgraded sockets with 1001 and would overtake
-    // the 1012 frames queued this turn; let those go out first.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    await server.shutdown();
     await chat.close();
     clearTimeout(deadline);
     Deno.exit(0);

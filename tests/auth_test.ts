@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { generateSignedCookie } from "hono/cookie";
 import { encodeSession } from "../lib/auth/session.ts";
-import { login, loginOk, SECRET, startServer, TestClient } from "./harness.ts";
+import {
+  login,
+  loginOk,
+  SECRET,
+  startServer,
+  TestClient,
+} from "./helpers/harness.ts";
 
 const OTHER_SECRET = "another-secret-0123456789-abcdefghijklmnop";
 

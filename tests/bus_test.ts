@@ -5,7 +5,7 @@ import {
   startServer,
   TestClient,
   type TestServer,
-} from "./harness.ts";
+} from "./helpers/harness.ts";
 
 // deno-lint-ignore no-explicit-any
 type Event = any;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loginOk, spawnServer, TestClient } from "./harness.ts";
+import { loginOk, spawnServer, TestClient } from "./helpers/harness.ts";
 
 Deno.test("a message confirmed just before a SIGKILL is still there after restart", async () => {
   const dir = await Deno.makeTempDir();

@@ -12,8 +12,8 @@ import {
   startServer,
   TestClient,
   type TestServer,
-} from "./harness.ts";
-import { closePayload, OP, RawSocket } from "./raw_ws.ts";
+} from "./helpers/harness.ts";
+import { closePayload, OP, RawSocket } from "./helpers/raw_ws.ts";
 
 const MAX_FRAME_BYTES = 16384;
 

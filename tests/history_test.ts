@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createKvStore } from "../lib/storage/history.ts";
-import { loginOk, startServer, TestClient } from "./harness.ts";
+import { loginOk, startServer, TestClient } from "./helpers/harness.ts";
 
 // deno-lint-ignore no-explicit-any
 type Event = any;

@@ -11,8 +11,8 @@ import {
   startServer,
   TestClient,
   type TestServer,
-} from "./harness.ts";
-import { encodeFrame, OP, RawSocket } from "./raw_ws.ts";
+} from "./helpers/harness.ts";
+import { encodeFrame, OP, RawSocket } from "./helpers/raw_ws.ts";
 
 // deno-lint-ignore no-explicit-any
 type Event = any;

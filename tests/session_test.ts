@@ -8,7 +8,7 @@ import {
   type Session,
   writeSession,
 } from "../lib/auth/session.ts";
-import { SECRET } from "./harness.ts";
+import { SECRET } from "./helpers/harness.ts";
 
 const MAX_AGE = 7 * 24 * 3600;
 

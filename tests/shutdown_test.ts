@@ -5,7 +5,7 @@
  * stops listening.
  */
 import assert from "node:assert/strict";
-import { loginOk, SECRET, TestClient } from "./harness.ts";
+import { loginOk, SECRET, TestClient } from "./helpers/harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url);
 const ROOT = new URL("..", import.meta.url);

@@ -13,7 +13,7 @@ import {
   settle,
   spawnServer,
   TestClient,
-} from "./harness.ts";
+} from "./helpers/harness.ts";
 
 // deno-lint-ignore no-explicit-any
 type Event = any;

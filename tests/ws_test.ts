@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loginOk, startServer, TestClient } from "./harness.ts";
+import { loginOk, startServer, TestClient } from "./helpers/harness.ts";
 
 async function rawGet(
   url: string,

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { type Config, loadConfig } from "../lib/app/config.ts";
-import { type ChatApp, createApp } from "../main.ts";
+import { type Config, loadConfig } from "../../lib/app/config.ts";
+import { type ChatApp, createApp } from "../../main.ts";
 
 /** A secret long enough for config validation. */
 export const SECRET = "test-secret-0123456789-abcdefghijklmnop";
@@ -41,10 +41,7 @@ export async function startServer(
     kv: options.kv,
     log: (message, fields) => logs.push(`${message} ${JSON.stringify(fields)}`),
   });
-  const server = Deno.serve(
-    { port: options.port ?? 0, hostname: "127.0.0.1", onListen() {} },
-    chat.app.fetch,
-  );
+  const server = chat.serve({ port: options.port ?? 0, hostname: "127.0.0.1" });
   const port = server.addr.port;
   const origin = `http://127.0.0.1:${port}`;
   let closed = false;
@@ -57,10 +54,6 @@ export async function startServer(
     async close() {
       if (closed) return;
       closed = true;
-      chat.hub.shutdown();
-      // Let the 1012 close frames leave before Deno's own 1001.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      await server.shutdown();
       await chat.close();
     },
   };
@@ -288,7 +281,7 @@ export async function spawnServer(
   env: Record<string, string>,
 ): Promise<ChildServer> {
   const port = freePort();
-  const root = new URL("../", import.meta.url).pathname;
+  const root = new URL("../../", import.meta.url).pathname;
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

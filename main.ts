@@ -7,14 +7,14 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { type Config, ConfigError, loadConfig } from "./lib/app/config.ts";
-import { type Bus, createBroadcastBus } from "./lib/cluster/bus.ts";
-import { createHub, type Hub, type Logger } from "./lib/chat/hub.ts";
-import { createKvBus } from "./lib/cluster/kv_bus.ts";
-import { createKvPresence } from "./lib/storage/presence_leases.ts";
-import { createKvRevocations } from "./lib/storage/revocations.ts";
-import { createKvNicknameRegistry } from "./lib/auth/nicknames.ts";
-import { createKvStore, openKv } from "./lib/storage/history.ts";
-import type { Services } from "./lib/app/services.ts";
+import type { Hub } from "./lib/chat/hub.ts";
+import { defaultLog } from "./lib/app/log.ts";
+import {
+  type BuildOptions,
+  buildServices,
+  generateSecret,
+  type Services,
+} from "./lib/app/services.ts";
 import { authRoutes } from "./routes/auth.tsx";
 import { chatRoutes } from "./routes/chat.tsx";
 import { healthRoutes } from "./routes/health.ts";
@@ -22,6 +22,7 @@ import { staticRoutes } from "./routes/static.ts";
 import { wsRoutes } from "./routes/ws.ts";
 import { langOf } from "./routes/lang.ts";
 import { NotFoundPage } from "./templates/not_found_page.tsx";
+import { staticFiles } from "./lib/web/static_files.ts";
 
 /** A built app: its Hono router, its room map and how to release it. */
 export interface ChatApp {
@@ -46,11 +47,7 @@ export interface ServeOptions {
 }
 
 /** Options for {@linkcode createApp}. */
-export interface CreateAppOptions {
-  /** A KV handle to share (tests run two apps over one); opened from config otherwise. */
-  kv?: Deno.Kv;
-  log?: Logger;
-}
+export type CreateAppOptions = BuildOptions;
 
 const CSP = {
   defaultSrc: ["'self'"],
@@ -70,36 +67,11 @@ export async function createApp(
   config: Config,
   options: CreateAppOptions = {},
 ): Promise<ChatApp> {
-  const kv = options.kv ?? await openKv(config.kvPath);
-  const store = createKvStore(kv, {
-    historySize: config.historySize,
-    ttlMs: config.historyTtlDays * 24 * 3600 * 1000,
-  });
-  const nicknames = createKvNicknameRegistry(kv);
+  const services = await buildServices(config, options);
+  // Pages name their scripts by content hash, so read them before serving.
+  await staticFiles();
+  const { hub, kv } = services;
   const log = options.log ?? defaultLog;
-  // One process needs no presence leases; several share them through KV.
-  const presence = config.bus === "memory" ? undefined : createKvPresence(kv, {
-    instance: config.instanceId,
-    ttlMs: config.presenceTtlSeconds * 1000,
-  });
-  const hub = createHub({ config, store, nicknames, presence, log });
-  const bus = await createBus(config, { hub, kv, store, log });
-  if (bus) hub.useBus(bus);
-  const revocations = createKvRevocations(kv, {
-    ttlMs: config.sessionMaxAgeSeconds * 1000,
-  });
-  const services: Services = {
-    config,
-    hub,
-    nicknames,
-    store,
-    revocations,
-    session: {
-      secrets: config.cookieSecrets,
-      maxAgeSeconds: config.sessionMaxAgeSeconds,
-      revocations,
-    },
-  };
 
   const app = new Hono();
   const headers = secureHeaders({
@@ -155,50 +127,9 @@ export async function createApp(
         await new Promise((resolve) => setTimeout(resolve, 0));
         await server.shutdown();
       }
-      await bus?.close();
-      if (!options.kv) kv.close();
+      await services.close();
     },
   };
-}
-
-async function createBus(
-  config: Config,
-  deps: {
-    hub: Hub;
-    kv: Deno.Kv;
-    store: ReturnType<typeof createKvStore>;
-    log: Logger;
-  },
-): Promise<Bus | undefined> {
-  const handler = deps.hub.receive.bind(deps.hub);
-  const origin = config.instanceId;
-  switch (config.bus) {
-    case "memory":
-      return undefined;
-    case "broadcast":
-      return createBroadcastBus(handler, { origin });
-    case "kv":
-      return createKvBus(handler, {
-        kv: deps.kv,
-        store: deps.store,
-        log: (message) => deps.log(message),
-      });
-    case "redis": {
-      // Loaded only when used, so single-process and Deploy never pull it in.
-      const { createRedisBus } = await import("./lib/cluster/redis_bus.ts");
-      return await createRedisBus(handler, {
-        url: config.redisUrl!,
-        origin,
-        log: (message) => deps.log(message),
-      });
-    }
-  }
-}
-
-function defaultLog(message: string, fields?: Record<string, unknown>): void {
-  console.error(
-    JSON.stringify({ time: new Date().toISOString(), message, ...fields }),
-  );
 }
 
 function readConfig(): Config {
@@ -228,12 +159,12 @@ function onSignal(stop: () => void): void {
 
 async function serve(): Promise<void> {
   const config = readConfig();
-  if (config.cookieSecretGenerated) {
+  if (config.session.secrets.length === 0) {
     console.warn(
       "COOKIE_SECRET is not set: using a random secret, so sessions will not survive a restart",
     );
   }
-  if (config.workers > 1) return await serveParallel(config);
+  if (config.server.workers > 1) return await serveParallel(config);
   let chat: ChatApp;
   try {
     chat = await createApp(config);
@@ -242,8 +173,8 @@ async function serve(): Promise<void> {
     Deno.exit(1);
   }
   const server = chat.serve({
-    port: config.port,
-    hostname: config.hostname,
+    port: config.server.port,
+    hostname: config.server.hostname,
     onListen({ hostname, port }) {
       const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
       console.log(`Chat listening on http://${shown}:${port}/`);
@@ -272,7 +203,7 @@ async function serveParallel(config: Config): Promise<void> {
   // write where the KV file lives if this process may write there.
   const read = ["."];
   const write = ["./data"];
-  const path = config.kvPath;
+  const path = config.history.kvPath;
   if (path && path !== ":memory:") {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
     const allowed = await Deno.permissions.query({ name: "write", path: dir });
@@ -285,8 +216,8 @@ async function serveParallel(config: Config): Promise<void> {
     args: [
       "serve",
       "--parallel",
-      `--port=${config.port}`,
-      `--host=${config.hostname}`,
+      `--port=${config.server.port}`,
+      `--host=${config.server.hostname}`,
       "--allow-net",
       "--allow-env",
       `--allow-read=${read.join(",")}`,
@@ -295,10 +226,12 @@ async function serveParallel(config: Config): Promise<void> {
     ],
     env: {
       [WORKER_ENV]: "1",
-      DENO_JOBS: String(config.workers),
+      DENO_JOBS: String(config.server.workers),
       // Every worker must sign with the same secret, even a generated one.
-      COOKIE_SECRET: config.cookieSecrets.join(","),
-      INSTANCE_ID: config.instanceId,
+      COOKIE_SECRET: (config.session.secrets.length > 0
+        ? config.session.secrets
+        : [generateSecret()]).join(","),
+      INSTANCE_ID: config.server.instanceName,
     },
     stdin: "null",
   }).spawn();

@@ -23,7 +23,7 @@ export const MAX_FORM_BYTES = 4096;
 
 /** Routes for `/`, `/login` and `/logout`. */
 export function authRoutes(services: Services): Hono {
-  const { config, hub, nicknames } = services;
+  const { config, nicknames } = services;
   const sessionOptions = services.session;
   const app = new Hono();
   const limit = bodyLimit({
@@ -33,7 +33,7 @@ export function authRoutes(services: Services): Hono {
   const sameOrigin = csrf({
     origin: (origin, c) =>
       origin === new URL(c.req.url).origin ||
-      config.allowedOrigins.includes(origin),
+      config.session.allowedOrigins.includes(origin),
   });
 
   app.get("/", async (c) => {
@@ -70,7 +70,7 @@ export function authRoutes(services: Services): Hono {
     const ok = await nicknames.claim(
       nickname,
       sid,
-      config.nickGraceSeconds * 1000,
+      config.nicknames.graceSeconds * 1000,
     );
     if (!ok) {
       return c.html(
@@ -80,23 +80,19 @@ export function authRoutes(services: Services): Hono {
     }
     if (existing && existing.sid !== sid) {
       // Switching names ends the old session and frees its name at once.
-      await services.revocations.revoke(existing.sid);
-      await hub.logout(existing.sid, existing.nickname);
+      await services.endSession(existing);
     }
     await writeSession(c, { sid, nickname, issuedAt: Date.now() }, {
-      secret: config.cookieSecrets[0],
-      maxAgeSeconds: config.sessionMaxAgeSeconds,
+      secret: services.signingSecret,
+      maxAgeSeconds: config.session.maxAgeSeconds,
     });
     return c.redirect("/chat", 303);
   });
 
   app.post("/logout", sameOrigin, limit, async (c) => {
     const session = await currentSession(c, sessionOptions);
-    if (session) {
-      // A copy of the cookie must not come back after logout.
-      await services.revocations.revoke(session.sid);
-      await hub.logout(session.sid, session.nickname);
-    }
+    // A copy of the cookie must not come back after logout.
+    if (session) await services.endSession(session);
     clearSession(c);
     return c.redirect("/login", 303);
   });

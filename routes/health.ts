@@ -14,7 +14,7 @@ export function healthRoutes(services: Services): Hono {
     return c.json({
       status: "ok",
       ...services.hub.stats(),
-      instance: services.config.instanceId,
+      instance: services.instanceId,
     });
   });
   return app;

@@ -4,13 +4,13 @@
  * @module
  */
 import { Hono } from "hono";
-import { STATIC_FILES } from "../lib/web/static_files.ts";
+import { staticFiles } from "../lib/web/static_files.ts";
 
-/** `GET /static/*` from the files read at start. */
+/** `GET /static/*` from the files read once. */
 export function staticRoutes(): Hono {
   const app = new Hono();
-  app.get("/static/:path{.+}", (c) => {
-    const file = STATIC_FILES.get(c.req.param("path"));
+  app.get("/static/:path{.+}", async (c) => {
+    const file = (await staticFiles()).get(c.req.param("path"));
     if (!file) return c.text("Not Found", 404);
     const etag = `"${file.hash}"`;
     c.header("ETag", etag);

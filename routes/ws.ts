@@ -5,6 +5,7 @@
  * @module
  */
 import { type Context, Hono } from "hono";
+import { getConnInfo } from "hono/deno";
 import { isRoomName, LOBBY } from "../lib/chat/protocol.ts";
 import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
@@ -29,7 +30,7 @@ export function wsRoutes(services: Services): Hono {
     // a third-party site could have opened, so it passes.
     if (
       origin !== undefined && origin !== new URL(c.req.url).origin &&
-      !config.allowedOrigins.includes(origin)
+      !config.session.allowedOrigins.includes(origin)
     ) {
       return c.text(`Forbidden origin "${origin.slice(0, 200)}"`, 403);
     }
@@ -60,7 +61,7 @@ export function wsRoutes(services: Services): Hono {
     let upgraded: { socket: WebSocket; response: Response };
     try {
       upgraded = Deno.upgradeWebSocket(c.req.raw, {
-        idleTimeout: config.idleTimeoutSeconds,
+        idleTimeout: config.limits.idleTimeoutSeconds,
       });
     } catch (err) {
       hub.unadmit(ip);
@@ -85,6 +86,7 @@ export function wsRoutes(services: Services): Hono {
 }
 
 function remoteIp(c: Context): string {
-  const info = c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined;
-  return info?.remoteAddr?.hostname ?? "unknown";
+  // Without Deno.serve's handler info (a test calling app.fetch) there is no address.
+  if (!c.env) return "unknown";
+  return getConnInfo(c).remote.address ?? "unknown";
 }

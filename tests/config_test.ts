@@ -3,29 +3,29 @@ import { ConfigError, loadConfig } from "../lib/app/config.ts";
 
 Deno.test("loadConfig() applies the documented defaults", () => {
   const config = loadConfig({});
-  assert.equal(config.port, 8000);
-  assert.equal(config.hostname, "0.0.0.0");
-  assert.equal(config.cookieSecretGenerated, true);
-  assert.equal(config.cookieSecrets.length, 1);
-  assert.ok(config.cookieSecrets[0].length >= 32);
-  assert.deepEqual(config.allowedOrigins, []);
-  assert.equal(config.nickGraceSeconds, 30);
-  assert.equal(config.maxFrameBytes, 16384);
-  assert.equal(config.maxMessageChars, 2000);
-  assert.equal(config.rateBurst, 10);
-  assert.equal(config.ratePerSecond, 1);
-  assert.equal(config.maxConnectionsPerIp, 20);
-  assert.equal(config.maxConnections, 10000);
-  assert.equal(config.slowClientBytes, 1048576);
-  assert.equal(config.idleTimeoutSeconds, 30);
-  assert.equal(config.kvPath, "./data/chat.db");
-  assert.equal(config.historySize, 200);
-  assert.equal(config.historyTtlDays, 30);
-  assert.equal(config.historyOnJoin, 50);
-  assert.equal(config.batchMs, 0);
-  assert.equal(config.workers, 1);
-  assert.equal(config.bus, "memory");
-  assert.equal(config.presenceTtlSeconds, 15);
+  assert.equal(config.server.port, 8000);
+  assert.equal(config.server.hostname, "0.0.0.0");
+  // No secret configured: the app makes one at start (see generateSecret).
+  assert.deepEqual(config.session.secrets, []);
+  assert.equal(config.server.instanceName, "chat");
+  assert.deepEqual(config.session.allowedOrigins, []);
+  assert.equal(config.nicknames.graceSeconds, 30);
+  assert.equal(config.limits.maxFrameBytes, 16384);
+  assert.equal(config.limits.maxMessageChars, 2000);
+  assert.equal(config.limits.rateBurst, 10);
+  assert.equal(config.limits.ratePerSecond, 1);
+  assert.equal(config.limits.maxConnectionsPerIp, 20);
+  assert.equal(config.limits.maxConnections, 10000);
+  assert.equal(config.limits.slowClientBytes, 1048576);
+  assert.equal(config.limits.idleTimeoutSeconds, 30);
+  assert.equal(config.history.kvPath, "./data/chat.db");
+  assert.equal(config.history.size, 200);
+  assert.equal(config.history.ttlDays, 30);
+  assert.equal(config.history.onJoin, 50);
+  assert.equal(config.fanout.batchMs, 0);
+  assert.equal(config.server.workers, 1);
+  assert.equal(config.cluster.bus, "memory");
+  assert.equal(config.cluster.presenceTtlSeconds, 15);
 });
 
 Deno.test("loadConfig() reads secrets for rotation and extra origins", () => {
@@ -35,9 +35,8 @@ Deno.test("loadConfig() reads secrets for rotation and extra origins", () => {
     COOKIE_SECRET: `${a}, ${b}`,
     ALLOWED_ORIGINS: "https://chat.example, http://localhost:3000/",
   });
-  assert.deepEqual(config.cookieSecrets, [a, b]);
-  assert.equal(config.cookieSecretGenerated, false);
-  assert.deepEqual(config.allowedOrigins, [
+  assert.deepEqual(config.session.secrets, [a, b]);
+  assert.deepEqual(config.session.allowedOrigins, [
     "https://chat.example",
     "http://localhost:3000",
   ]);
@@ -68,15 +67,18 @@ Deno.test("loadConfig() reports every bad value with a clear message", () => {
 });
 
 Deno.test("loadConfig() picks the bus from REDIS_URL, WORKERS and BUS", () => {
-  assert.equal(loadConfig({ WORKERS: "2" }).bus, "broadcast");
-  assert.equal(loadConfig({ WORKERS: "auto" }, { cores: 4 }).workers, 4);
+  assert.equal(loadConfig({ WORKERS: "2" }).cluster.bus, "broadcast");
+  assert.equal(loadConfig({ WORKERS: "auto" }, { cores: 4 }).server.workers, 4);
   assert.equal(
-    loadConfig({ REDIS_URL: "redis://127.0.0.1:6379" }).bus,
+    loadConfig({ REDIS_URL: "redis://127.0.0.1:6379" }).cluster.bus,
     "redis",
   );
-  assert.equal(loadConfig({ BUS: "kv" }).bus, "kv");
+  assert.equal(loadConfig({ BUS: "kv" }).cluster.bus, "kv");
   assert.throws(() => loadConfig({ BUS: "redis" }), /REDIS_URL must be set/);
-  assert.equal(loadConfig({ KV_PATH: ":memory:" }).kvPath, ":memory:");
-  assert.equal(loadConfig({ DENO_DEPLOYMENT_ID: "x" }).kvPath, undefined);
-  assert.equal(loadConfig({ DENO_DEPLOYMENT_ID: "x" }).bus, "kv");
+  assert.equal(loadConfig({ KV_PATH: ":memory:" }).history.kvPath, ":memory:");
+  assert.equal(
+    loadConfig({ DENO_DEPLOYMENT_ID: "x" }).history.kvPath,
+    undefined,
+  );
+  assert.equal(loadConfig({ DENO_DEPLOYMENT_ID: "x" }).cluster.bus, "kv");
 });

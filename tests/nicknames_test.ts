@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  createKvNicknameRegistry,
   MAX_NICKNAME_LENGTH,
   nicknameKey,
   validateNickname,
 } from "../lib/auth/nicknames.ts";
+import { createKvNicknameRegistry } from "../lib/storage/nickname_registry.ts";
 
 Deno.test("validateNickname() trims, normalises and counts code points", () => {
   const ok = validateNickname("  Cafe\u0301  ");

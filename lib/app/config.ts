@@ -4,17 +4,33 @@
  * @module
  */
 
-/** Everything the service can be tuned with; see the README's config table. */
-export interface Config {
+/** Where and how the process listens. */
+export interface ServerConfig {
   port: number;
   hostname: string;
-  /** The first secret signs, every one verifies (rotation). */
-  cookieSecrets: string[];
-  /** True when COOKIE_SECRET was unset and a random secret was made. */
-  cookieSecretGenerated: boolean;
-  sessionMaxAgeSeconds: number;
+  /** Processes `deno task start` runs (`deno serve --parallel`). */
+  workers: number;
+  /** Names this deployment in logs and /healthz; each instance adds a random part. */
+  instanceName: string;
+}
+
+/** The signed session cookie and who may use it. */
+export interface SessionConfig {
+  /** The first secret signs, every one verifies (rotation); empty: one is made at start. */
+  secrets: string[];
+  maxAgeSeconds: number;
+  /** Origins besides the page's own that may log in and open sockets. */
   allowedOrigins: string[];
-  nickGraceSeconds: number;
+}
+
+/** Nickname leases. */
+export interface NicknameConfig {
+  /** How long a name stays reserved after its last socket closes. */
+  graceSeconds: number;
+}
+
+/** What one user, address or socket may use. */
+export interface LimitsConfig {
   maxFrameBytes: number;
   maxMessageChars: number;
   rateBurst: number;
@@ -23,17 +39,42 @@ export interface Config {
   maxConnections: number;
   slowClientBytes: number;
   idleTimeoutSeconds: number;
+}
+
+/** Durable room history in KV. */
+export interface HistoryConfig {
+  /** A KV file, `:memory:`, or undefined for the platform's default KV. */
   kvPath: string | undefined;
-  historySize: number;
-  historyTtlDays: number;
-  historyOnJoin: number;
+  size: number;
+  ttlDays: number;
+  onJoin: number;
+}
+
+/** Coalescing of a room's events into frames. */
+export interface FanoutConfig {
+  /** 0: flush on the next microtask; more: gather that many ms first. */
   batchMs: number;
-  workers: number;
+}
+
+/** The bus names of {@linkcode ClusterConfig.bus}. */
+export type BusName = "memory" | "broadcast" | "redis" | "kv";
+
+/** How instances reach each other. */
+export interface ClusterConfig {
+  bus: BusName;
   redisUrl: string | undefined;
-  bus: "memory" | "broadcast" | "redis" | "kv";
   presenceTtlSeconds: number;
-  /** Lets an operator tell the server where a log line comes from. */
-  instanceId: string;
+}
+
+/** Everything the service can be tuned with, by area; see the README's config table. */
+export interface Config {
+  server: ServerConfig;
+  session: SessionConfig;
+  nicknames: NicknameConfig;
+  limits: LimitsConfig;
+  history: HistoryConfig;
+  fanout: FanoutConfig;
+  cluster: ClusterConfig;
 }
 
 /** Raised by {@linkcode loadConfig} with one line per bad value. */
@@ -83,11 +124,6 @@ function readNumber(
   return value;
 }
 
-function randomSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function readOrigins(raw: string | undefined, problems: string[]): string[] {
   if (!raw?.trim()) return [];
   const origins: string[] = [];
@@ -133,7 +169,8 @@ function readWorkers(
 
 /**
  * Reads and validates the configuration from an environment map, collecting
- * every problem before throwing so an operator fixes them all at once.
+ * every problem before throwing so an operator fixes them all at once. Pure:
+ * what must be random (a missing secret, the instance id) is made at start.
  */
 export function loadConfig(
   env: Record<string, string | undefined>,
@@ -145,7 +182,6 @@ export function loadConfig(
 
   const secretsRaw = env.COOKIE_SECRET?.trim();
   let cookieSecrets: string[] = [];
-  let cookieSecretGenerated = false;
   if (secretsRaw) {
     cookieSecrets = secretsRaw.split(",").map((s) => s.trim()).filter((s) => s);
     cookieSecrets.forEach((secret, i) => {
@@ -157,9 +193,6 @@ export function loadConfig(
         );
       }
     });
-  } else {
-    cookieSecrets = [randomSecret()];
-    cookieSecretGenerated = true;
   }
 
   const hostname = env.HOSTNAME?.trim() || "0.0.0.0";
@@ -176,8 +209,8 @@ export function loadConfig(
     problems,
     options.cores ?? navigator.hardwareConcurrency,
   );
-  // On Deno Deploy every isolate is its own process and KV is global.
-  let bus: Config["bus"] = redisUrl
+  // On Deno Deploy every instance is its own process and KV is global.
+  let bus: BusName = redisUrl
     ? "redis"
     : workers > 1
     ? "broadcast"
@@ -186,7 +219,7 @@ export function loadConfig(
     : "memory";
   if (busRaw) {
     if (["memory", "broadcast", "redis", "kv"].includes(busRaw)) {
-      bus = busRaw as Config["bus"];
+      bus = busRaw as BusName;
       if (bus === "redis" && !redisUrl) {
         problems.push(`Invalid BUS "redis": REDIS_URL must be set too`);
       }
@@ -197,63 +230,73 @@ export function loadConfig(
     }
   }
 
+  // Read in the order the problems have always been reported in.
+  const port = int("PORT", 8000, 0, 65535);
+  const sessionMaxAge = int(
+    "SESSION_MAX_AGE_SECONDS",
+    7 * 24 * 3600,
+    60,
+    365 * 24 * 3600,
+  );
+  const allowedOrigins = readOrigins(env.ALLOWED_ORIGINS, problems);
   const config: Config = {
-    port: int("PORT", 8000, 0, 65535),
-    hostname,
-    cookieSecrets,
-    cookieSecretGenerated,
-    sessionMaxAgeSeconds: int(
-      "SESSION_MAX_AGE_SECONDS",
-      7 * 24 * 3600,
-      60,
-      365 * 24 * 3600,
-    ),
-    allowedOrigins: readOrigins(env.ALLOWED_ORIGINS, problems),
-    nickGraceSeconds: int("NICK_GRACE_SECONDS", 30, 0, 86400),
-    maxFrameBytes: int("MAX_FRAME_BYTES", 16384, 256, 16 * 1024 * 1024),
-    maxMessageChars: int("MAX_MESSAGE_CHARS", 2000, 1, 100000),
-    rateBurst: int("RATE_BURST", 10, 1, 1e9),
-    ratePerSecond: readNumber(
-      env,
-      {
-        name: "RATE_PER_SECOND",
-        fallback: 1,
-        min: 0.001,
-        max: 1e9,
-        whole: false,
-      },
-      problems,
-    ),
-    maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 20, 1, 1e9),
-    maxConnections: int("MAX_CONNECTIONS", 10000, 1, 1e9),
-    slowClientBytes: int("SLOW_CLIENT_BYTES", 1024 * 1024, 1024, 2 ** 40),
-    idleTimeoutSeconds: int("IDLE_TIMEOUT_SECONDS", 30, 0, 3600),
-    // Deno Deploy has no local disk: its KV is opened without a path.
-    kvPath: kvRaw === "default" || (!kvRaw && env.DENO_DEPLOYMENT_ID)
-      ? undefined
-      : kvRaw || "./data/chat.db",
-    historySize: int("HISTORY_SIZE", 200, 1, 100000),
-    historyTtlDays: int("HISTORY_TTL_DAYS", 30, 1, 3650),
-    historyOnJoin: int("HISTORY_ON_JOIN", 50, 0, 100000),
-    batchMs: int("BATCH_MS", 0, 0, 1000),
-    workers,
-    redisUrl,
-    bus,
-    presenceTtlSeconds: int("PRESENCE_TTL_SECONDS", 15, 2, 3600),
-    // Workers of one `deno serve --parallel` share an environment, so a
-    // random part keeps every instance distinct.
-    instanceId: `${env.INSTANCE_ID?.trim() || "chat"}-${
-      crypto.randomUUID().slice(0, 8)
-    }`,
+    server: {
+      port,
+      hostname,
+      workers,
+      instanceName: env.INSTANCE_ID?.trim() || "chat",
+    },
+    session: {
+      secrets: cookieSecrets,
+      maxAgeSeconds: sessionMaxAge,
+      allowedOrigins,
+    },
+    nicknames: { graceSeconds: int("NICK_GRACE_SECONDS", 30, 0, 86400) },
+    limits: {
+      maxFrameBytes: int("MAX_FRAME_BYTES", 16384, 256, 16 * 1024 * 1024),
+      maxMessageChars: int("MAX_MESSAGE_CHARS", 2000, 1, 100000),
+      rateBurst: int("RATE_BURST", 10, 1, 1e9),
+      ratePerSecond: readNumber(
+        env,
+        {
+          name: "RATE_PER_SECOND",
+          fallback: 1,
+          min: 0.001,
+          max: 1e9,
+          whole: false,
+        },
+        problems,
+      ),
+      maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 20, 1, 1e9),
+      maxConnections: int("MAX_CONNECTIONS", 10000, 1, 1e9),
+      slowClientBytes: int("SLOW_CLIENT_BYTES", 1024 * 1024, 1024, 2 ** 40),
+      idleTimeoutSeconds: int("IDLE_TIMEOUT_SECONDS", 30, 0, 3600),
+    },
+    history: {
+      // Deno Deploy has no local disk: its KV is opened without a path.
+      kvPath: kvRaw === "default" || (!kvRaw && env.DENO_DEPLOYMENT_ID)
+        ? undefined
+        : kvRaw || "./data/chat.db",
+      size: int("HISTORY_SIZE", 200, 1, 100000),
+      ttlDays: int("HISTORY_TTL_DAYS", 30, 1, 3650),
+      onJoin: int("HISTORY_ON_JOIN", 50, 0, 100000),
+    },
+    fanout: { batchMs: int("BATCH_MS", 0, 0, 1000) },
+    cluster: {
+      bus,
+      redisUrl,
+      presenceTtlSeconds: int("PRESENCE_TTL_SECONDS", 15, 2, 3600),
+    },
   };
-  if (config.workers > 1 && config.kvPath === ":memory:") {
+  const { history } = config;
+  if (workers > 1 && history.kvPath === ":memory:") {
     problems.push(
-      `Invalid KV_PATH ":memory:" with WORKERS "${config.workers}": workers must share one KV file`,
+      `Invalid KV_PATH ":memory:" with WORKERS "${workers}": workers must share one KV file`,
     );
   }
-  if (config.historyOnJoin > config.historySize) {
+  if (history.onJoin > history.size) {
     problems.push(
-      `Invalid HISTORY_ON_JOIN "${config.historyOnJoin}": must not exceed HISTORY_SIZE (${config.historySize})`,
+      `Invalid HISTORY_ON_JOIN "${history.onJoin}": must not exceed HISTORY_SIZE (${history.size})`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,22 +1,154 @@
 /**
- * The shared parts every route area needs, built once per app.
+ * The wiring: builds every part one app needs from its config (KV, history,
+ * nickname registry, revocations, the bus where its choice is made, the
+ * hub) and hands them to the routes.
  *
  * @module
  */
+import type { CurrentSessionOptions, Session } from "../auth/session.ts";
+import { Hub } from "../chat/hub.ts";
+import {
+  type Bus,
+  createBroadcastBus,
+  createMemoryBus,
+} from "../cluster/bus.ts";
+import { createKvBus } from "../cluster/kv_bus.ts";
+import { createKvStore, type HistoryStore } from "../storage/history.ts";
+import { openKv } from "../storage/kv.ts";
+import {
+  createKvNicknameRegistry,
+  type NicknameRegistry,
+} from "../storage/nickname_registry.ts";
+import { createKvPresence } from "../storage/presence_leases.ts";
+import { createKvRevocations } from "../storage/revocations.ts";
 import type { Config } from "./config.ts";
-import type { Hub } from "../chat/hub.ts";
-import type { NicknameRegistry } from "../auth/nicknames.ts";
-import type { Revocations } from "../storage/revocations.ts";
-import type { CurrentSessionOptions } from "../auth/session.ts";
-import type { Store } from "../storage/history.ts";
+import { defaultLog, type Logger } from "./log.ts";
 
-/** What main.ts builds and hands to each routes/ module. */
+/** What the wiring builds and hands to each routes/ module. */
 export interface Services {
   config: Config;
+  /** This instance's id: the configured name and a random part. */
+  instanceId: string;
   hub: Hub;
   nicknames: NicknameRegistry;
-  store: Store;
-  revocations: Revocations;
   /** How every route reads the session, built once from the config. */
   session: CurrentSessionOptions;
+  /** The secret new cookies are signed with. */
+  signingSecret: string;
+  /** Ends a session everywhere: a copy of its cookie is refused from now on and its sockets close. */
+  endSession(session: Session): Promise<void>;
+}
+
+/** Services plus what only their owner needs: the KV handle and how to stop. */
+export interface BuiltServices extends Services {
+  kv: Deno.Kv;
+  /** Closes every socket (1012), the bus, and the KV handle unless it was passed in. */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode buildServices}. */
+export interface BuildOptions {
+  /** A KV handle to share (tests run two apps over one); opened from config otherwise. */
+  kv?: Deno.Kv;
+  log?: Logger;
+}
+
+/** A random cookie secret, for a chat started without COOKIE_SECRET. */
+export function generateSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Builds every part of one app from `config`. */
+export async function buildServices(
+  config: Config,
+  options: BuildOptions = {},
+): Promise<BuiltServices> {
+  const log = options.log ?? defaultLog;
+  const kv = options.kv ?? await openKv(config.history.kvPath);
+  // Workers of one `deno serve --parallel` share an environment, so a
+  // random part keeps every instance distinct.
+  const instanceId = `${config.server.instanceName}-${
+    crypto.randomUUID().slice(0, 8)
+  }`;
+  const history = createKvStore(kv, {
+    historySize: config.history.size,
+    ttlMs: config.history.ttlDays * 24 * 3600 * 1000,
+  });
+  const nicknames = createKvNicknameRegistry(kv);
+  const revocations = createKvRevocations(kv, {
+    ttlMs: config.session.maxAgeSeconds * 1000,
+  });
+  const bus = await createBus(config, { instanceId, kv, history, log });
+  const hub = new Hub({
+    config,
+    instance: instanceId,
+    history,
+    nicknames,
+    bus,
+    // One process needs no presence leases; several share them through KV.
+    leases: config.cluster.bus === "memory" ? undefined : createKvPresence(kv, {
+      instance: instanceId,
+      ttlMs: config.cluster.presenceTtlSeconds * 1000,
+    }),
+    log,
+  });
+  const secrets = config.session.secrets.length > 0
+    ? config.session.secrets
+    : [generateSecret()];
+  let closed = false;
+  return {
+    config,
+    instanceId,
+    hub,
+    nicknames,
+    session: {
+      secrets,
+      maxAgeSeconds: config.session.maxAgeSeconds,
+      revocations,
+    },
+    signingSecret: secrets[0],
+    async endSession(session) {
+      await revocations.revoke(session.sid);
+      await hub.logout(session.sid, session.nickname);
+    },
+    kv,
+    async close() {
+      if (closed) return;
+      closed = true;
+      hub.shutdown();
+      await bus.close();
+      if (!options.kv) kv.close();
+    },
+  };
+}
+
+async function createBus(
+  config: Config,
+  deps: {
+    instanceId: string;
+    kv: Deno.Kv;
+    history: HistoryStore;
+    log: Logger;
+  },
+): Promise<Bus> {
+  const origin = deps.instanceId;
+  const log = (message: string) => deps.log(message);
+  switch (config.cluster.bus) {
+    case "memory":
+      return createMemoryBus();
+    case "broadcast":
+      return createBroadcastBus({ origin });
+    case "kv":
+      return createKvBus({ kv: deps.kv, history: deps.history, log });
+    case "redis": {
+      // Loaded only when used, so single-process and Deploy never pull it in.
+      const { createRedisBus } = await import("../cluster/redis_bus.ts");
+      return await createRedisBus({
+        url: config.cluster.redisUrl!,
+        origin,
+        log,
+      });
+    }
+  }
 }

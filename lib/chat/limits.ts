@@ -39,12 +39,6 @@ export class TokenBucket {
     }
     return (1 - this.#tokens) / this.perSecond;
   }
-
-  /** Tokens available now (for tests and metrics). */
-  available(now: number): number {
-    this.#refill(now);
-    return this.#tokens;
-  }
 }
 
 /** Why an upgrade was refused before it happened. */

@@ -76,6 +76,67 @@ export type ClientRequest =
 /** Longest client message id accepted for de-duplication. */
 export const MAX_CID_LENGTH = 64;
 
+/** What every joiner of one flush shares in its welcome frame. */
+export type WelcomeShared = Omit<WelcomeFrame, "type" | "nickname" | "room">;
+
+/** Serialises the shared part of a welcome frame once for every joiner who gets it. */
+export function encodeWelcomeShared(shared: WelcomeShared): string {
+  return JSON.stringify(shared);
+}
+
+/** A joiner's whole welcome frame: its own fields, then the shared part from {@linkcode encodeWelcomeShared}. */
+export function encodeWelcome(
+  own: { nickname: string; room: string },
+  shared: string,
+): string {
+  const head: Pick<WelcomeFrame, "type" | "nickname" | "room"> = {
+    type: "welcome",
+    nickname: own.nickname,
+    room: own.room,
+  };
+  // Both halves are JSON objects: join them into one.
+  return `${JSON.stringify(head).slice(0, -1)},${shared.slice(1)}`;
+}
+
+/** A message's text once trimmed and checked, or why it was refused. */
+export type TextCheck =
+  | { ok: true; text: string }
+  | { ok: false; code: "empty" | "too_long"; message: string };
+
+/** Trims a message's text and checks it is neither empty nor longer than `maxChars` code points. */
+export function checkMessageText(raw: string, maxChars: number): TextCheck {
+  const text = raw.trim();
+  if (text.length === 0) {
+    return {
+      ok: false,
+      code: "empty",
+      message: "Empty message: nothing was sent",
+    };
+  }
+  if (text.length > maxChars && countCodePoints(text, maxChars) > maxChars) {
+    return {
+      ok: false,
+      code: "too_long",
+      message: `Message too long: at most ${maxChars} characters are allowed`,
+    };
+  }
+  return { ok: true, text };
+}
+
+/** Code points in `text`, counting no further than one past `stopAfter`. */
+function countCodePoints(text: string, stopAfter: number): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    if (++count > stopAfter) return count;
+  }
+  return count;
+}
+
 /** Serialises the events of one flush into a single frame. */
 export function encodeEvents(events: RoomEvent[]): string {
   return events.length === 1

@@ -1,6 +1,6 @@
 /**
  * The bus carries a room's events between instances (workers, machines,
- * Deploy isolates). Each instance fans out from its own room map; only
+ * Deno Deploy instances). Each instance fans out from its own room map; only
  * what another instance produced crosses the bus. KV stays the truth for
  * messages: the bus only makes delivery prompt.
  *
@@ -38,10 +38,10 @@ export type BusHandler = (envelope: BusEnvelope) => void;
 
 /** A way to reach the other instances. */
 export interface Bus {
-  /** `memory`, `broadcast`, `redis` or `kv`. */
-  readonly kind: string;
   /** Sends this instance's events for a room; never throws. */
   publish(envelope: BusEnvelope): void;
+  /** Where envelopes from other instances go; set once, by the hub. */
+  listen(handler: BusHandler): void;
   /** This instance now has people in `room`: listen to it. */
   watch(room: string): void;
   /** This instance has nobody left in `room`. */
@@ -49,11 +49,26 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** The single-process bus: nothing to reach. */
+/** Holds the handler a bus delivers to until {@linkcode Bus.listen} sets it. */
+export class Inbox {
+  #handler: BusHandler | undefined;
+
+  /** Sets where envelopes go. */
+  listen(handler: BusHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Delivers an envelope from another instance, if anyone listens yet. */
+  deliver(envelope: BusEnvelope): void {
+    this.#handler?.(envelope);
+  }
+}
+
+/** The single-process bus: there is nobody to reach, so every call does nothing. */
 export function createMemoryBus(): Bus {
   return {
-    kind: "memory",
     publish() {},
+    listen() {},
     watch() {},
     unwatch() {},
     close: () => Promise.resolve(),
@@ -65,16 +80,15 @@ export function createMemoryBus(): Bus {
  * `deno serve --parallel` process (and other apps in one isolate, in tests).
  */
 export function createBroadcastBus(
-  handler: BusHandler,
   options: { origin: string; channel?: string },
 ): Bus {
+  const inbox = new Inbox();
   const channel = new BroadcastChannel(options.channel ?? "deno-chat");
   channel.onmessage = (event: MessageEvent<BusEnvelope>) => {
     const envelope = event.data;
-    if (envelope && envelope.origin !== options.origin) handler(envelope);
+    if (envelope && envelope.origin !== options.origin) inbox.deliver(envelope);
   };
   return {
-    kind: "broadcast",
     publish(envelope) {
       try {
         channel.postMessage(envelope);
@@ -82,6 +96,7 @@ export function createBroadcastBus(
         // A closed channel during shutdown: KV still has every message.
       }
     },
+    listen: (handler) => inbox.listen(handler),
     watch() {},
     unwatch() {},
     close() {

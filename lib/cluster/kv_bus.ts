@@ -6,16 +6,35 @@
  *
  * @module
  */
-import type { Bus, BusHandler } from "./bus.ts";
-import type { Store } from "../storage/history.ts";
+import type { ChatMessage } from "../chat/protocol.ts";
+import type { HistoryStore } from "../storage/history.ts";
+import { KEYS } from "../storage/keys.ts";
+import { type Bus, type BusEvent, Inbox } from "./bus.ts";
+
+/** The origin of envelopes read from KV: whoever committed them, maybe this instance. */
+export const KV_ORIGIN = "kv";
 
 /** Builds the KV-watch bus; presence and typing do not cross it, only messages. */
 export function createKvBus(
-  handler: BusHandler,
-  options: { kv: Deno.Kv; store: Store; log?: (message: string) => void },
+  options: {
+    kv: Deno.Kv;
+    history: HistoryStore;
+    log?: (message: string) => void;
+  },
 ): Bus {
-  const { kv, store } = options;
+  const { kv, history } = options;
+  const inbox = new Inbox();
   const watches = new Map<string, ReadableStreamDefaultReader>();
+  // Ids this instance committed and published itself: a watch notice that
+  // brings them back is not news here.
+  const own = new Map<string, Set<number>>();
+
+  function fresh(room: string, messages: ChatMessage[]): ChatMessage[] {
+    const mine = own.get(room);
+    if (!mine || mine.size === 0) return messages;
+    const out = messages.filter((m) => !mine.delete(m.id));
+    return out;
+  }
 
   async function follow(room: string, reader: ReadableStreamDefaultReader) {
     let seen: number | undefined;
@@ -29,10 +48,13 @@ export function createKvBus(
           seen = Math.max(seen ?? 0, head);
           continue;
         }
-        const messages = await store.range(room, seen, head);
+        const messages = fresh(room, await history.range(room, seen, head));
+        // Anything older than what was read can no longer come back.
+        const mine = own.get(room);
+        if (mine) { for (const id of mine) if (id <= head) mine.delete(id); }
         seen = head;
         if (messages.length > 0) {
-          handler({ origin: "kv", room, events: messages });
+          inbox.deliver({ origin: KV_ORIGIN, room, events: messages });
         }
       }
     } catch (err) {
@@ -44,13 +66,21 @@ export function createKvBus(
   }
 
   return {
-    kind: "kv",
-    publish() {
-      // Committing to KV is the publication.
+    publish(envelope) {
+      // Committing to KV is the publication; remember what was ours.
+      const watched = watches.has(envelope.room);
+      if (!watched) return;
+      let mine = own.get(envelope.room);
+      for (const event of envelope.events as BusEvent[]) {
+        if (event.type !== "message") continue;
+        if (!mine) own.set(envelope.room, mine = new Set());
+        mine.add(event.id);
+      }
     },
+    listen: (handler) => inbox.listen(handler),
     watch(room) {
       if (watches.has(room)) return;
-      const reader = kv.watch([["seq", room]]).getReader();
+      const reader = kv.watch([KEYS.head(room)]).getReader();
       watches.set(room, reader);
       follow(room, reader);
     },
@@ -58,11 +88,13 @@ export function createKvBus(
       const reader = watches.get(room);
       if (!reader) return;
       watches.delete(room);
+      own.delete(room);
       reader.cancel().catch(() => {});
     },
     async close() {
       const readers = [...watches.values()];
       watches.clear();
+      own.clear();
       await Promise.all(readers.map((r) => r.cancel().catch(() => {})));
     },
   };

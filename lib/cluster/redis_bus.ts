@@ -6,13 +6,12 @@
  * @module
  */
 import { createClient } from "redis";
-import type { Bus, BusEnvelope, BusHandler } from "./bus.ts";
+import { type Bus, type BusEnvelope, Inbox } from "./bus.ts";
 
 const CHANNEL_PREFIX = "deno-chat:room:";
 
 /** Connects to Redis and returns the bus; messages stay in KV whatever Redis does. */
 export async function createRedisBus(
-  handler: BusHandler,
   options: { url: string; origin: string; log: (message: string) => void },
 ): Promise<Bus> {
   const reconnectStrategy = (retries: number) =>
@@ -47,6 +46,7 @@ export async function createRedisBus(
   }
   await Promise.all([publisher.connect(), subscriber.connect()]);
   const rooms = new Set<string>();
+  const inbox = new Inbox();
 
   const listener = (message: string) => {
     let envelope: BusEnvelope;
@@ -55,11 +55,10 @@ export async function createRedisBus(
     } catch {
       return;
     }
-    if (envelope.origin !== options.origin) handler(envelope);
+    if (envelope.origin !== options.origin) inbox.deliver(envelope);
   };
 
   return {
-    kind: "redis",
     publish(envelope) {
       if (!publisher.isReady) return;
       publisher.publish(
@@ -70,6 +69,7 @@ export async function createRedisBus(
           // Down: the error handler has logged it; KV has the messages.
         });
     },
+    listen: (handler) => inbox.listen(handler),
     watch(room) {
       if (rooms.has(room)) return;
       rooms.add(room);

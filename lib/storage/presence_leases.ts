@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { KEYS } from "./keys.ts";
 
 /** One user seen in one room through one instance. */
 export interface PresenceLease {
@@ -43,12 +44,8 @@ export function createKvPresence(
   options: { instance: string; ttlMs: number; now?: () => number },
 ): PresenceStore {
   const now = options.now ?? Date.now;
-  const key = (room: string, sid: string): Deno.KvKey => [
-    "presence",
-    room,
-    options.instance,
-    sid,
-  ];
+  const key = (room: string, sid: string) =>
+    KEYS.presence(room, options.instance, sid);
 
   async function collect(prefix: Deno.KvKey): Promise<PresenceLease[]> {
     const out: PresenceLease[] = [];
@@ -83,7 +80,15 @@ export function createKvPresence(
     async remove(room, sid) {
       await kv.delete(key(room, sid));
     },
-    list: (room) => collect(["presence", room]),
-    listAll: () => collect(["presence"]),
+    list: (room) => collect(KEYS.presencePrefix(room)),
+    listAll: () => collect(KEYS.presencePrefix()),
   };
 }
+
+/** Presence for a single instance: nothing is shared, so nothing is stored. */
+export const NO_PRESENCE_LEASES: PresenceStore = {
+  put: () => Promise.resolve(),
+  remove: () => Promise.resolve(),
+  list: () => Promise.resolve([]),
+  listAll: () => Promise.resolve([]),
+};

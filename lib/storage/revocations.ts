@@ -4,10 +4,13 @@
  *
  * @module
  */
+import { KEYS } from "./keys.ts";
 
 /** Remembers ended sessions until their cookies would have expired anyway. */
 export interface Revocations {
+  /** Refuses `sid` from now on, on every instance. */
   revoke(sid: string): Promise<void>;
+  /** Whether `sid` was ended by logout. */
   isRevoked(sid: string): Promise<boolean>;
 }
 
@@ -18,10 +21,10 @@ export function createKvRevocations(
 ): Revocations {
   return {
     async revoke(sid) {
-      await kv.set(["revoked", sid], true, { expireIn: options.ttlMs });
+      await kv.set(KEYS.revoked(sid), true, { expireIn: options.ttlMs });
     },
     async isRevoked(sid) {
-      return (await kv.get(["revoked", sid])).value === true;
+      return (await kv.get(KEYS.revoked(sid))).value === true;
     },
   };
 }

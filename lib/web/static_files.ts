@@ -1,6 +1,7 @@
 /**
- * The browser's files from static/, read once at start, each with a
- * content hash used for its ETag and its cache-busting URL.
+ * The browser's files from static/, read once on first use (the app loads
+ * them as it starts), each with a content hash used for its ETag and its
+ * cache-busting URL.
  *
  * @module
  */
@@ -59,16 +60,25 @@ async function readDir(
   }
 }
 
-/** Every file under static/, keyed by its path relative to static/. */
-export const STATIC_FILES: ReadonlyMap<string, StaticFile> =
-  await (async () => {
+let loading: Promise<ReadonlyMap<string, StaticFile>> | undefined;
+let loaded: ReadonlyMap<string, StaticFile> | undefined;
+
+/** Every file under static/, keyed by its path relative to static/; read once. */
+export function staticFiles(): Promise<ReadonlyMap<string, StaticFile>> {
+  loading ??= (async () => {
     const files = new Map<string, StaticFile>();
     await readDir(STATIC_DIR, "", files);
+    loaded = files;
     return files;
   })();
+  return loading;
+}
 
-/** The URL of a file in static/, versioned by its content hash so it can be cached for good. */
+/**
+ * The URL of a file in static/, versioned by its content hash so it can be
+ * cached for good; unversioned until {@linkcode staticFiles} has loaded.
+ */
 export function assetPath(name: string): string {
-  const file = STATIC_FILES.get(name);
+  const file = loaded?.get(name);
   return file ? `/static/${name}?v=${file.hash}` : `/static/${name}`;
 }

@@ -1,0 +1,88 @@
+/**
+ * Sending one frame to every member of a room, and evicting readers that
+ * fall behind. The hot loop does only `send` per member: the frame is
+ * serialised once by the caller.
+ *
+ * @module
+ */
+import type { Connection } from "./connection.ts";
+import { CLOSE } from "./protocol.ts";
+
+/** How fan-out judges a slow reader. */
+export interface FanoutOptions {
+  /** A member with more than this many bytes unsent is evicted. */
+  slowClientBytes: number;
+}
+
+/** Fan-out to member lists, with one shared backlog check. */
+export class Fanout {
+  #slowBytes: number;
+  /** Typing is the first thing a backed-up reader goes without. */
+  #typingLimit: number;
+  #backlog = new Set<readonly Connection[]>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+
+  constructor(options: FanoutOptions) {
+    this.#slowBytes = options.slowClientBytes;
+    this.#typingLimit = options.slowClientBytes / 4;
+  }
+
+  /** Sends `frame` to every open member; typing-only frames skip backed-up readers. */
+  send(
+    members: readonly Connection[],
+    frame: string,
+    typingOnly: boolean,
+  ): void {
+    let evict: Connection[] | undefined;
+    for (let i = 0; i < members.length; i++) {
+      const socket = members[i].socket;
+      if (socket.readyState !== WebSocket.OPEN) {
+        (evict ??= []).push(members[i]);
+        continue;
+      }
+      if (typingOnly && socket.bufferedAmount > this.#typingLimit) continue;
+      try {
+        socket.send(frame);
+      } catch {
+        (evict ??= []).push(members[i]);
+      }
+    }
+    if (!this.#stopped) {
+      this.#backlog.add(members);
+      this.#timer ??= setTimeout(this.#checkBacklog, 0);
+    }
+    if (evict) { for (const member of evict) tooSlow(member); }
+  }
+
+  /** Stops the backlog check (shutdown). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#backlog.clear();
+  }
+
+  /**
+   * Deno counts a frame in bufferedAmount from send() until its write
+   * completes on a later turn, so a reader that keeps up would look slow
+   * right after a burst; the backlog is judged once the loop has turned.
+   */
+  #checkBacklog = (): void => {
+    this.#timer = undefined;
+    for (const members of this.#backlog) {
+      let slowest: Connection[] | undefined;
+      for (const member of members) {
+        if (member.socket.bufferedAmount > this.#slowBytes) {
+          (slowest ??= []).push(member);
+        }
+      }
+      if (slowest) { for (const member of slowest) tooSlow(member); }
+    }
+    this.#backlog.clear();
+  };
+}
+
+function tooSlow(member: Connection): void {
+  member.close(CLOSE.TRY_AGAIN, "Too slow: reconnect to catch up");
+}

@@ -1,0 +1,507 @@
+/**
+ * One room's pipeline. Every event takes these steps, in this order, and
+ * the file reads top to bottom in the same order:
+ *
+ * 1. accept: a member's frame passes its session's policy and is queued
+ *    ({@linkcode Room.accept}); other instances' events are queued
+ *    ({@linkcode Room.receive}); confirmed sockets wait to join
+ *    ({@linkcode Room.join}).
+ * 2. schedule: one flush at a time per room, on the next microtask (or
+ *    after BATCH_MS), so whatever piles up meanwhile leaves together.
+ * 3. start: on the first flush, the sequencer starts at the store's head
+ *    and presence is seeded from the other instances' leases.
+ * 4. commit: new messages get their ids in one KV commit, before anyone
+ *    sees them.
+ * 5. sequence: messages in id order, each once, holes filled from KV.
+ * 6. count: joiners are counted in presence (a join event, a lease).
+ * 7. fan out: the flush's events leave as one frame to every member.
+ * 8. publish: what this instance produced crosses the bus.
+ * 9. welcome: each joiner gets its history and the user list, then the
+ *    frames it sent meanwhile are accepted.
+ *
+ * Leaving runs the other way: {@linkcode Room.leave} queues a leave event
+ * and a bus notice, and the next flush sends them.
+ *
+ * @module
+ */
+import type { Logger } from "../app/log.ts";
+import { errorText } from "../app/log.ts";
+import type { Bus, BusEvent } from "../cluster/bus.ts";
+import type { HistoryPage, HistoryStore } from "../storage/history.ts";
+import type { PresenceStore } from "../storage/presence_leases.ts";
+import type { Connection, ConnectionState } from "./connection.ts";
+import type { Fanout } from "./fanout.ts";
+import { RoomPresence } from "./presence.ts";
+import {
+  type ChatMessage,
+  checkMessageText,
+  type ClientRequest,
+  CLOSE,
+  encodeEvents,
+  encodeWelcome,
+  encodeWelcomeShared,
+  errorFrame,
+  type RoomEvent,
+} from "./protocol.ts";
+import { Sequencer } from "./sequencer.ts";
+
+/** The room settings that come from config. */
+export interface RoomSettings {
+  batchMs: number;
+  historyOnJoin: number;
+  maxMessageChars: number;
+  presenceTtlMs: number;
+}
+
+/** What every room of one hub shares. */
+export interface RoomContext {
+  history: HistoryStore;
+  leases: PresenceStore;
+  bus: Bus;
+  fanout: Fanout;
+  instance: string;
+  settings: RoomSettings;
+  now(): number;
+  log: Logger;
+  /** Whether the hub is shutting down: nothing new is announced then. */
+  closing(): boolean;
+  /** Called when the room has nobody in it and nothing left to do. */
+  onIdle(room: Room): void;
+}
+
+/** One room on this instance: its members and the pipeline their events take. */
+export class Room {
+  readonly name: string;
+  /** Welcomed connections, which get the fan-out. */
+  readonly members: Connection[] = [];
+  readonly presence: RoomPresence;
+  #ctx: RoomContext;
+  #sequencer: Sequencer;
+  /** Events waiting for the next flush. */
+  #queue: RoomEvent[] = [];
+  /** Who sent each message still waiting for its id, to tell them if storing fails. */
+  #senders = new Map<ChatMessage, Connection>();
+  /** Connections waiting for the next flush to count and welcome them. */
+  #joins: Connection[] = [];
+  /** This instance's typing and leave notices waiting to cross the bus. */
+  #outgoing: BusEvent[] = [];
+  #scheduled = false;
+  #flushing = false;
+  #starting: Promise<void> | undefined;
+  /** Connections attached here in any state; the room is kept while any are. */
+  #attached = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(name: string, ctx: RoomContext) {
+    this.name = name;
+    this.#ctx = ctx;
+    this.presence = new RoomPresence({
+      instance: ctx.instance,
+      ttlMs: ctx.settings.presenceTtlMs,
+      now: ctx.now,
+    });
+    this.#sequencer = new Sequencer({
+      readRange: (after, upTo) => ctx.history.range(name, after, upTo),
+      now: ctx.now,
+    });
+  }
+
+  // ---- 1. accept ----
+
+  /** Takes one frame from a member: typing is throttled, messages pass the policy and are queued. */
+  accept(member: Connection, request: ClientRequest): void {
+    const { session } = member;
+    const now = this.#ctx.now();
+    if (request.type === "typing") {
+      if (!session.policy.allowTyping(this.name, now)) return;
+      const typing: RoomEvent = { type: "typing", nickname: session.nickname };
+      this.#queue.push(typing);
+      this.#outgoing.push(typing);
+      this.#schedule();
+      return;
+    }
+    if (request.type !== "message") return;
+    const checked = checkMessageText(
+      request.text,
+      this.#ctx.settings.maxMessageChars,
+    );
+    if (!checked.ok) {
+      member.send(errorFrame(checked.code, checked.message));
+      return;
+    }
+    if (request.cid !== undefined) {
+      const seen = session.policy.seen(request.cid);
+      if (seen) {
+        // A retry of a message already taken: confirm it again, post nothing.
+        if (seen.id > 0) member.send(JSON.stringify(seen));
+        return;
+      }
+    }
+    const verdict = session.policy.takeMessage(now);
+    if (verdict.kind === "abuse") {
+      member.close(CLOSE.POLICY, "Rate limit exceeded");
+      return;
+    }
+    if (verdict.kind === "wait") {
+      member.send(errorFrame(
+        "rate_limited",
+        `Too many messages: wait ${verdict.seconds} s before sending again`,
+        { retryAfter: verdict.seconds },
+      ));
+      return;
+    }
+    const message: ChatMessage = {
+      type: "message",
+      id: 0,
+      nickname: session.nickname,
+      text: checked.text,
+      ts: now,
+    };
+    if (request.cid !== undefined) message.cid = request.cid;
+    session.policy.remember(message);
+    this.#queue.push(message);
+    this.#senders.set(message, member);
+    this.#schedule();
+  }
+
+  /** Takes events another instance published for this room. */
+  receive(events: Iterable<BusEvent>, origin: string): void {
+    const now = this.#ctx.now();
+    for (const event of events) {
+      if (event.type === "message") {
+        if (this.#sequencer.wants(event.id)) this.#queue.push(event);
+      } else if (event.type === "typing") {
+        this.#queue.push({ type: "typing", nickname: event.nickname });
+      } else if (event.type === "join") {
+        if (this.presence.remoteJoin(event.sid, event.nickname, origin)) {
+          this.#queue.push({ type: "join", nickname: event.nickname, ts: now });
+        }
+      } else if (event.type === "leave") {
+        const nickname = this.presence.remoteLeave(event.sid, origin);
+        if (nickname !== undefined) {
+          this.#queue.push({ type: "leave", nickname, ts: now });
+        }
+      }
+    }
+    this.#schedule();
+  }
+
+  /** Counts a new connection for this room, from its upgrade on. */
+  attach(): void {
+    this.#attached++;
+  }
+
+  /** Queues a connection whose nickname is confirmed; the next flush welcomes it. */
+  join(member: Connection): void {
+    member.advance("queued");
+    this.#joins.push(member);
+    this.#schedule();
+  }
+
+  /** Takes out a connection that is gone; the last socket of a user announces the leave. */
+  leave(member: Connection, previous: ConnectionState): void {
+    this.#attached--;
+    if (previous === "joined") {
+      const last = this.members.pop()!;
+      if (last !== member) {
+        this.members[member.index] = last;
+        last.index = member.index;
+      }
+      member.index = -1;
+    }
+    if (previous === "joined" || previous === "counted") {
+      const left = this.presence.removeLocal(member.session.sid);
+      if (left?.lastHere && !this.#ctx.closing()) {
+        const ts = this.#ctx.now();
+        const { nickname } = left;
+        if (left.left) this.#queue.push({ type: "leave", nickname, ts });
+        this.#outgoing.push({
+          type: "leave",
+          nickname,
+          sid: member.session.sid,
+          ts,
+        });
+        this.#schedule();
+      }
+    }
+    this.#releaseIfIdle();
+  }
+
+  /** Reconciles presence with the live leases of every instance. */
+  reconcile(leases: Parameters<RoomPresence["reconcile"]>[0]): void {
+    const { joined, left } = this.presence.reconcile(leases);
+    const ts = this.#ctx.now();
+    for (const nickname of joined) {
+      this.#queue.push({ type: "join", nickname, ts });
+    }
+    for (const nickname of left) {
+      this.#queue.push({ type: "leave", nickname, ts });
+    }
+    if (this.#queue.length > 0) this.#schedule();
+  }
+
+  /** Catches up on messages other instances committed, up to the store's `head`. */
+  catchUp(head: number): void {
+    this.#sequencer.catchUp(head);
+    if (this.#sequencer.behind) this.#schedule();
+  }
+
+  /** Whether the room has started (read its head from the store). */
+  get started(): boolean {
+    return this.#sequencer.started;
+  }
+
+  /** Stops the room's timer (shutdown). */
+  stop(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  // ---- 2. schedule ----
+
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing) return;
+    this.#scheduled = true;
+    // A microtask adds no latency under light load; under heavy load events
+    // pile up while the KV commit is in flight and leave as one frame.
+    const { batchMs } = this.#ctx.settings;
+    if (batchMs > 0) setTimeout(() => this.#flush(), batchMs);
+    else queueMicrotask(() => this.#flush());
+  }
+
+  #pending(): boolean {
+    return this.#queue.length > 0 || this.#joins.length > 0 ||
+      this.#outgoing.length > 0 || this.#sequencer.behind;
+  }
+
+  async #flush(): Promise<void> {
+    this.#scheduled = false;
+    if (this.#flushing) return;
+    this.#flushing = true;
+    let joins: Connection[] = [];
+    try {
+      this.#starting ??= this.#start();
+      await this.#starting;
+      while (this.#pending()) {
+        const queued = this.#queue;
+        this.#queue = [];
+        joins = this.#joins;
+        this.#joins = [];
+        const published: BusEvent[] = await this.#commit(queued);
+        const events = await this.#sequence(queued);
+        const joined = await this.#count(joins, events, published);
+        if (events.length > 0) this.#fanOut(events);
+        await this.#publish(published);
+        if (joined.length > 0) await this.#welcome(joined);
+        joins = [];
+      }
+    } catch (err) {
+      this.#ctx.log("Flush failed: its joiners are closed to retry", {
+        room: this.name,
+        error: errorText(err),
+      });
+      // A failed start (KV down) must be retried, not remembered.
+      if (!this.#sequencer.started) this.#starting = undefined;
+      // Joiners left without a welcome would wait forever; 1011 makes the
+      // client reconnect and resume with since.
+      for (const member of [...joins, ...this.#joins]) {
+        if (member.state !== "joined") {
+          member.close(CLOSE.INTERNAL, "Internal error: reconnect");
+        }
+      }
+      this.#joins = [];
+    } finally {
+      this.#flushing = false;
+      if (this.#pending()) this.#schedule();
+      else this.#releaseIfIdle();
+    }
+  }
+
+  // ---- 3. start ----
+
+  async #start(): Promise<void> {
+    const head = await this.#ctx.history.head(this.name);
+    const leases = await this.#ctx.leases.list(this.name);
+    // Last: a room whose start failed is not started, and starts again.
+    this.#sequencer.start(head);
+    this.presence.seed(leases);
+  }
+
+  // ---- 4. commit ----
+
+  /** Stores the flush's new messages; returns them with ids, and drops (and reports) any that failed. */
+  async #commit(events: RoomEvent[]): Promise<ChatMessage[]> {
+    const fresh: ChatMessage[] = [];
+    for (const event of events) {
+      if (event.type === "message" && event.id === 0) fresh.push(event);
+    }
+    if (fresh.length === 0) return fresh;
+    try {
+      const stored = await this.#ctx.history.append(this.name, fresh);
+      for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
+      for (const message of fresh) this.#senders.delete(message);
+      return fresh;
+    } catch (err) {
+      this.#ctx.log("Storing messages failed: senders are told", {
+        room: this.name,
+        count: fresh.length,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      for (const message of fresh) {
+        const sender = this.#senders.get(message);
+        this.#senders.delete(message);
+        if (!sender) continue;
+        if (message.cid !== undefined) {
+          sender.session.policy.forget(message.cid);
+        }
+        sender.send(
+          errorFrame("internal", "Message not stored: please send it again"),
+        );
+      }
+      const kept = events.filter((e) => !(e.type === "message" && e.id === 0));
+      events.length = 0;
+      events.push(...kept);
+      return [];
+    }
+  }
+
+  // ---- 5. sequence ----
+
+  async #sequence(events: RoomEvent[]): Promise<RoomEvent[]> {
+    const ordered = await this.#sequencer.order(events);
+    if (ordered.skipped) {
+      this.#ctx.log("Messages lost between instances: skipping them", {
+        room: this.name,
+        ...ordered.skipped,
+      });
+    }
+    if (ordered.retryInMs !== undefined && this.#retryTimer === undefined) {
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        if (this.#ctx.closing()) return;
+        this.#sequencer.retry();
+        this.#schedule();
+      }, ordered.retryInMs);
+    }
+    return ordered.events;
+  }
+
+  // ---- 6. count ----
+
+  /** Counts this flush's joiners in presence; a user's first socket here adds a join event and a lease. */
+  async #count(
+    joins: Connection[],
+    events: RoomEvent[],
+    published: BusEvent[],
+  ): Promise<Connection[]> {
+    const joined: Connection[] = [];
+    const ts = this.#ctx.now();
+    for (const member of joins) {
+      if (member.state !== "queued") continue;
+      member.advance("counted");
+      const { sid, nickname } = member.session;
+      const added = this.presence.addLocal(sid, nickname);
+      if (added.firstHere) {
+        await this.#ctx.leases.put([{ room: this.name, sid, nickname }]);
+        published.push({ type: "join", nickname, sid, ts });
+        if (added.joined) events.push({ type: "join", nickname, ts });
+      }
+      joined.push(member);
+    }
+    return joined;
+  }
+
+  // ---- 7. fan out ----
+
+  #fanOut(events: RoomEvent[]): void {
+    let typingOnly = true;
+    for (const event of events) {
+      if (event.type !== "typing") {
+        typingOnly = false;
+        break;
+      }
+    }
+    this.#ctx.fanout.send(this.members, encodeEvents(events), typingOnly);
+  }
+
+  // ---- 8. publish ----
+
+  async #publish(published: BusEvent[]): Promise<void> {
+    if (this.#outgoing.length > 0) {
+      const out = this.#outgoing;
+      this.#outgoing = [];
+      for (const event of out) {
+        // The lease goes before the notice, so no sweep elsewhere revives it.
+        if (event.type === "leave") {
+          await this.#ctx.leases.remove(this.name, event.sid);
+        }
+        published.push(event);
+      }
+    }
+    if (published.length > 0) {
+      this.#ctx.bus.publish({
+        origin: this.#ctx.instance,
+        room: this.name,
+        events: published,
+      });
+    }
+  }
+
+  // ---- 9. welcome ----
+
+  async #welcome(joined: Connection[]): Promise<void> {
+    // Everyone joining in one flush sees the same room: sort the list once,
+    // and serialise the shared recent history once, not per joiner.
+    let recent: HistoryPage | undefined;
+    let recentShared: string | undefined;
+    let users: string[] | undefined;
+    for (const member of joined) {
+      let page: HistoryPage;
+      if (member.since === undefined) {
+        page = recent ??= await this.#ctx.history.recent(
+          this.name,
+          this.#ctx.settings.historyOnJoin,
+        );
+      } else {
+        page = await this.#ctx.history.since(this.name, member.since);
+      }
+      if (page.seq > this.#sequencer.delivered) {
+        // Another instance committed more than has reached us: bring the
+        // members up to what this joiner's history shows, so nobody misses
+        // a message and the joiner gets none twice.
+        this.#sequencer.catchUp(page.seq);
+        const caught = await this.#sequence([]);
+        if (caught.length > 0) this.#fanOut(caught);
+      }
+      if (member.state !== "counted") continue;
+      users ??= this.presence.nicknames();
+      const shared = (p: HistoryPage) =>
+        encodeWelcomeShared({
+          users: users!,
+          history: p.messages,
+          seq: p.seq,
+          recovered: p.recovered,
+        });
+      const part = page === recent
+        ? recentShared ??= shared(page)
+        : shared(page);
+      member.advance("joined");
+      member.index = this.members.length;
+      this.members.push(member);
+      member.send(encodeWelcome(
+        { nickname: member.session.nickname, room: this.name },
+        part,
+      ));
+      for (const request of member.takeHeld()) this.accept(member, request);
+    }
+  }
+
+  #releaseIfIdle(): void {
+    if (
+      this.#attached === 0 && this.presence.localSize === 0 &&
+      this.#queue.length === 0 && this.#joins.length === 0 &&
+      this.#outgoing.length === 0 && !this.#flushing && !this.#scheduled &&
+      this.#retryTimer === undefined
+    ) this.#ctx.onIdle(this);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The KV key schema, in one place: every module that reads or writes KV
+ * (and every tool that copies it) builds its keys here.
+ *
+ * @module
+ */
+
+/** Every key the chat writes to Deno KV. */
+export const KEYS = {
+  /** A room's head: the id of its newest message. Watched by the KV bus. */
+  head: (room: string): Deno.KvKey => ["seq", room],
+  /** One stored message. */
+  message: (room: string, id: number): Deno.KvKey => ["msg", room, id],
+  /** One instance's presence lease for one session in one room. */
+  presence: (room: string, instance: string, sid: string): Deno.KvKey => [
+    "presence",
+    room,
+    instance,
+    sid,
+  ],
+  /** Every presence lease in `room`, or in every room without one. */
+  presencePrefix: (room?: string): Deno.KvKey =>
+    room === undefined ? ["presence"] : ["presence", room],
+  /** The lease of a nickname, by its case-folded key. */
+  nickname: (key: string): Deno.KvKey => ["nick", key],
+  /** A session ended by logout. */
+  revoked: (sid: string): Deno.KvKey => ["revoked", sid],
+} as const;

@@ -47,7 +47,7 @@ export class Connection {
   readonly ip: string;
   readonly since: number | undefined;
   #state: ConnectionState = "connecting";
-  /** Its place in the room's member list while joined, for O(1) removal. */
+  /** Its place in its room's {@linkcode MemberList} while joined. */
   index = -1;
   #held: ClientRequest[] | undefined;
   #onGone: ConnectionOptions["onGone"];
@@ -144,5 +144,32 @@ export class Connection {
     } catch (err) {
       fail(err);
     }
+  }
+}
+
+/** A room's welcomed connections, in an array the fan-out loops over, with O(1) removal. */
+export class MemberList {
+  /** The members, in no particular order. */
+  readonly list: Connection[] = [];
+
+  /** Adds a newly welcomed connection. */
+  add(member: Connection): void {
+    member.index = this.list.length;
+    this.list.push(member);
+  }
+
+  /** Removes `member` by moving the last one into its place. */
+  remove(member: Connection): void {
+    const last = this.list.pop()!;
+    if (last !== member) {
+      this.list[member.index] = last;
+      last.index = member.index;
+    }
+    member.index = -1;
+  }
+
+  /** How many members there are. */
+  get size(): number {
+    return this.list.length;
   }
 }

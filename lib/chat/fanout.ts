@@ -1,12 +1,12 @@
 /**
  * Sending one frame to every member of a room, and evicting readers that
- * fall behind. The hot loop does only `send` per member: the frame is
- * serialised once by the caller.
+ * fall behind. Each frame is serialised once; the hot loop does only
+ * `send` per member.
  *
  * @module
  */
 import type { Connection } from "./connection.ts";
-import { CLOSE } from "./protocol.ts";
+import { CLOSE, encodeEvents, type RoomEvent } from "./protocol.ts";
 
 /** How fan-out judges a slow reader. */
 export interface FanoutOptions {
@@ -28,12 +28,16 @@ export class Fanout {
     this.#typingLimit = options.slowClientBytes / 4;
   }
 
-  /** Sends `frame` to every open member; typing-only frames skip backed-up readers. */
-  send(
-    members: readonly Connection[],
-    frame: string,
-    typingOnly: boolean,
-  ): void {
+  /** Sends `events` as one frame, serialised once, to every open member; typing-only frames skip backed-up readers. */
+  send(members: readonly Connection[], events: RoomEvent[]): void {
+    const frame = encodeEvents(events);
+    let typingOnly = true;
+    for (const event of events) {
+      if (event.type !== "typing") {
+        typingOnly = false;
+        break;
+      }
+    }
     let evict: Connection[] | undefined;
     for (let i = 0; i < members.length; i++) {
       const socket = members[i].socket;

@@ -25,7 +25,8 @@ import {
   isOversized,
   parseClientFrame,
 } from "./protocol.ts";
-import { Room, type RoomContext } from "./room.ts";
+import { Room } from "./room.ts";
+import type { RoomContext } from "./room_context.ts";
 import { SessionTable } from "./sessions.ts";
 
 /** What {@linkcode Hub} needs. */

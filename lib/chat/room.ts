@@ -3,7 +3,7 @@
  * the file reads top to bottom in the same order:
  *
  * 1. accept: a member's frame passes its session's policy and is queued
- *    ({@linkcode Room.accept}); other instances' events are queued
+ *    ({@linkcode Room.accept}, intake.ts); other instances' events are queued
  *    ({@linkcode Room.receive}); confirmed sockets wait to join
  *    ({@linkcode Room.join}).
  * 2. schedule: one flush at a time per room, on the next microtask (or
@@ -24,20 +24,21 @@
  *
  * @module
  */
-import type { Logger } from "../app/log.ts";
 import { errorText } from "../app/log.ts";
-import type { Bus, BusEvent } from "../cluster/bus.ts";
-import type { HistoryPage, HistoryStore } from "../storage/history.ts";
-import type { PresenceStore } from "../storage/presence_leases.ts";
-import type { Connection, ConnectionState } from "./connection.ts";
-import type { Fanout } from "./fanout.ts";
+import type { BusEvent } from "../cluster/bus.ts";
+import type { HistoryPage } from "../storage/history.ts";
+import {
+  type Connection,
+  type ConnectionState,
+  MemberList,
+} from "./connection.ts";
 import { RoomPresence } from "./presence.ts";
+import type { RoomContext } from "./room_context.ts";
+import { intake } from "./intake.ts";
 import {
   type ChatMessage,
-  checkMessageText,
   type ClientRequest,
   CLOSE,
-  encodeEvents,
   encodeWelcome,
   encodeWelcomeShared,
   errorFrame,
@@ -45,35 +46,11 @@ import {
 } from "./protocol.ts";
 import { Sequencer } from "./sequencer.ts";
 
-/** The room settings that come from config. */
-export interface RoomSettings {
-  batchMs: number;
-  historyOnJoin: number;
-  maxMessageChars: number;
-  presenceTtlMs: number;
-}
-
-/** What every room of one hub shares. */
-export interface RoomContext {
-  history: HistoryStore;
-  leases: PresenceStore;
-  bus: Bus;
-  fanout: Fanout;
-  instance: string;
-  settings: RoomSettings;
-  now(): number;
-  log: Logger;
-  /** Whether the hub is shutting down: nothing new is announced then. */
-  closing(): boolean;
-  /** Called when the room has nobody in it and nothing left to do. */
-  onIdle(room: Room): void;
-}
-
 /** One room on this instance: its members and the pipeline their events take. */
 export class Room {
   readonly name: string;
   /** Welcomed connections, which get the fan-out. */
-  readonly members: Connection[] = [];
+  readonly members = new MemberList();
   readonly presence: RoomPresence;
   #ctx: RoomContext;
   #sequencer: Sequencer;
@@ -107,60 +84,17 @@ export class Room {
   }
 
   // ---- 1. accept ----
-
-  /** Takes one frame from a member: typing is throttled, messages pass the policy and are queued. */
+  /** Takes one frame from a member; what passes its policy is queued (intake.ts). */
   accept(member: Connection, request: ClientRequest): void {
-    const { session } = member;
-    const now = this.#ctx.now();
-    if (request.type === "typing") {
-      if (!session.policy.allowTyping(this.name, now)) return;
-      const typing: RoomEvent = { type: "typing", nickname: session.nickname };
-      this.#queue.push(typing);
-      this.#outgoing.push(typing);
-      this.#schedule();
-      return;
-    }
-    if (request.type !== "message") return;
-    const checked = checkMessageText(
-      request.text,
-      this.#ctx.settings.maxMessageChars,
-    );
-    if (!checked.ok) {
-      member.send(errorFrame(checked.code, checked.message));
-      return;
-    }
-    if (request.cid !== undefined) {
-      const seen = session.policy.seen(request.cid);
-      if (seen) {
-        // A retry of a message already taken: confirm it again, post nothing.
-        if (seen.id > 0) member.send(JSON.stringify(seen));
-        return;
-      }
-    }
-    const verdict = session.policy.takeMessage(now);
-    if (verdict.kind === "abuse") {
-      member.close(CLOSE.POLICY, "Rate limit exceeded");
-      return;
-    }
-    if (verdict.kind === "wait") {
-      member.send(errorFrame(
-        "rate_limited",
-        `Too many messages: wait ${verdict.seconds} s before sending again`,
-        { retryAfter: verdict.seconds },
-      ));
-      return;
-    }
-    const message: ChatMessage = {
-      type: "message",
-      id: 0,
-      nickname: session.nickname,
-      text: checked.text,
-      ts: now,
-    };
-    if (request.cid !== undefined) message.cid = request.cid;
-    session.policy.remember(message);
-    this.#queue.push(message);
-    this.#senders.set(message, member);
+    const event = intake(member, request, {
+      room: this.name,
+      now: this.#ctx.now(),
+      maxMessageChars: this.#ctx.settings.maxMessageChars,
+    });
+    if (!event) return;
+    this.#queue.push(event);
+    if (event.type === "typing") this.#outgoing.push(event);
+    else this.#senders.set(event, member);
     this.#schedule();
   }
 
@@ -201,14 +135,7 @@ export class Room {
   /** Takes out a connection that is gone; the last socket of a user announces the leave. */
   leave(member: Connection, previous: ConnectionState): void {
     this.#attached--;
-    if (previous === "joined") {
-      const last = this.members.pop()!;
-      if (last !== member) {
-        this.members[member.index] = last;
-        last.index = member.index;
-      }
-      member.index = -1;
-    }
+    if (previous === "joined") this.members.remove(member);
     if (previous === "joined" || previous === "counted") {
       const left = this.presence.removeLocal(member.session.sid);
       if (left?.lastHere && !this.#ctx.closing()) {
@@ -258,7 +185,6 @@ export class Room {
   }
 
   // ---- 2. schedule ----
-
   #schedule(): void {
     if (this.#scheduled || this.#flushing) return;
     this.#scheduled = true;
@@ -318,7 +244,6 @@ export class Room {
   }
 
   // ---- 3. start ----
-
   async #start(): Promise<void> {
     const head = await this.#ctx.history.head(this.name);
     const leases = await this.#ctx.leases.list(this.name);
@@ -328,7 +253,6 @@ export class Room {
   }
 
   // ---- 4. commit ----
-
   /** Stores the flush's new messages; returns them with ids, and drops (and reports) any that failed. */
   async #commit(events: RoomEvent[]): Promise<ChatMessage[]> {
     const fresh: ChatMessage[] = [];
@@ -366,7 +290,6 @@ export class Room {
   }
 
   // ---- 5. sequence ----
-
   async #sequence(events: RoomEvent[]): Promise<RoomEvent[]> {
     const ordered = await this.#sequencer.order(events);
     if (ordered.skipped) {
@@ -387,7 +310,6 @@ export class Room {
   }
 
   // ---- 6. count ----
-
   /** Counts this flush's joiners in presence; a user's first socket here adds a join event and a lease. */
   async #count(
     joins: Connection[],
@@ -412,20 +334,11 @@ export class Room {
   }
 
   // ---- 7. fan out ----
-
   #fanOut(events: RoomEvent[]): void {
-    let typingOnly = true;
-    for (const event of events) {
-      if (event.type !== "typing") {
-        typingOnly = false;
-        break;
-      }
-    }
-    this.#ctx.fanout.send(this.members, encodeEvents(events), typingOnly);
+    this.#ctx.fanout.send(this.members.list, events);
   }
 
   // ---- 8. publish ----
-
   async #publish(published: BusEvent[]): Promise<void> {
     if (this.#outgoing.length > 0) {
       const out = this.#outgoing;
@@ -448,7 +361,6 @@ export class Room {
   }
 
   // ---- 9. welcome ----
-
   async #welcome(joined: Connection[]): Promise<void> {
     // Everyone joining in one flush sees the same room: sort the list once,
     // and serialise the shared recent history once, not per joiner.
@@ -486,8 +398,7 @@ export class Room {
         ? recentShared ??= shared(page)
         : shared(page);
       member.advance("joined");
-      member.index = this.members.length;
-      this.members.push(member);
+      this.members.add(member);
       member.send(encodeWelcome(
         { nickname: member.session.nickname, room: this.name },
         part,

@@ -1,0 +1,77 @@
+/**
+ * The first step of a room's pipeline: what a member's frame becomes. Its
+ * session's policy decides, and a refusal is answered on that socket alone
+ * (an `error` frame, a re-confirmation, or a close for abuse).
+ *
+ * @module
+ */
+import type { Connection } from "./connection.ts";
+import {
+  type ChatMessage,
+  checkMessageText,
+  type ClientRequest,
+  CLOSE,
+  errorFrame,
+  type TypingEvent,
+} from "./protocol.ts";
+
+/** What {@linkcode intake} needs to know about the room and the moment. */
+export interface IntakeContext {
+  room: string;
+  now: number;
+  maxMessageChars: number;
+}
+
+/** A frame that passed: a typing event to pass on, or a message to commit (id 0 until stored). */
+export type Accepted = TypingEvent | ChatMessage;
+
+/** Turns one member's frame into an event for the room, or answers the member and returns nothing. */
+export function intake(
+  member: Connection,
+  request: ClientRequest,
+  ctx: IntakeContext,
+): Accepted | undefined {
+  const { session } = member;
+  const { policy } = session;
+  if (request.type === "typing") {
+    if (!policy.allowTyping(ctx.room, ctx.now)) return undefined;
+    return { type: "typing", nickname: session.nickname };
+  }
+  if (request.type !== "message") return undefined;
+  const checked = checkMessageText(request.text, ctx.maxMessageChars);
+  if (!checked.ok) {
+    member.send(errorFrame(checked.code, checked.message));
+    return undefined;
+  }
+  if (request.cid !== undefined) {
+    const seen = policy.seen(request.cid);
+    if (seen) {
+      // A retry of a message already taken: confirm it again, post nothing.
+      if (seen.id > 0) member.send(JSON.stringify(seen));
+      return undefined;
+    }
+  }
+  const verdict = policy.takeMessage(ctx.now);
+  if (verdict.kind === "abuse") {
+    member.close(CLOSE.POLICY, "Rate limit exceeded");
+    return undefined;
+  }
+  if (verdict.kind === "wait") {
+    member.send(errorFrame(
+      "rate_limited",
+      `Too many messages: wait ${verdict.seconds} s before sending again`,
+      { retryAfter: verdict.seconds },
+    ));
+    return undefined;
+  }
+  const message: ChatMessage = {
+    type: "message",
+    id: 0,
+    nickname: session.nickname,
+    text: checked.text,
+    ts: ctx.now,
+  };
+  if (request.cid !== undefined) message.cid = request.cid;
+  policy.remember(message);
+  return message;
+}

@@ -6,8 +6,7 @@
 import { t } from "../lib/web/i18n.ts";
 import type { Lang, LoginHint, MessageKey } from "../lib/web/i18n.ts";
 import { MAX_NICKNAME_LENGTH } from "../lib/auth/nicknames.ts";
-import { Layout } from "./layout.tsx";
-import { LangSwitch } from "./lang_switch.tsx";
+import { CardPage } from "./card_page.tsx";
 
 const HINT_KEYS: Record<LoginHint, MessageKey> = {
   nick_empty: "hint_nick_empty",
@@ -28,49 +27,39 @@ export function LoginPage(props: {
   const fieldProblem = hint !== undefined && hint !== "session_lost";
   const describedBy = hint ? "nickname-help nickname-hint" : "nickname-help";
   return (
-    <Layout
-      lang={lang}
-      title={`${t(lang, "login_title")} · ${t(lang, "app_name")}`}
-      scripts={["lang_switch.js"]}
-      bodyClass="page-login"
-    >
-      <main class="login-card">
-        <p class="brand">{t(lang, "app_name")}</p>
-        <h1 class="login-title">{t(lang, "login_title")}</h1>
-        <form method="post" action="/login" class="login-form">
-          <label for="nickname" class="field-label">
-            {t(lang, "login_label")}
-          </label>
-          <p id="nickname-help" class="help">{t(lang, "login_explain")}</p>
-          {hint && (
-            <p id="nickname-hint" class="hint" role="alert">
-              {t(lang, HINT_KEYS[hint], { max: MAX_NICKNAME_LENGTH })}
-            </p>
-          )}
-          <input
-            id="nickname"
-            name="nickname"
-            type="text"
-            class="text-input"
-            value={props.value ?? ""}
-            // maxlength counts UTF-16 units: twice the limit in code points
-            // lets 24 emoji or rare CJK characters through; the server
-            // checks the real limit
-            maxlength={MAX_NICKNAME_LENGTH * 2}
-            required
-            autocomplete="nickname"
-            autocapitalize="off"
-            spellcheck={false}
-            aria-describedby={describedBy}
-            aria-invalid={fieldProblem ? "true" : undefined}
-            autofocus={hint !== undefined}
-          />
-          <button type="submit" class="button primary">
-            {t(lang, "login_submit")}
-          </button>
-        </form>
-        <LangSwitch lang={lang} />
-      </main>
-    </Layout>
+    <CardPage lang={lang} title="login_title">
+      <form method="post" action="/login" class="login-form">
+        <label for="nickname" class="field-label">
+          {t(lang, "login_label")}
+        </label>
+        <p id="nickname-help" class="help">{t(lang, "login_explain")}</p>
+        {hint && (
+          <p id="nickname-hint" class="hint" role="alert">
+            {t(lang, HINT_KEYS[hint], { max: MAX_NICKNAME_LENGTH })}
+          </p>
+        )}
+        <input
+          id="nickname"
+          name="nickname"
+          type="text"
+          class="text-input"
+          value={props.value ?? ""}
+          // maxlength counts UTF-16 units: twice the limit in code points
+          // lets 24 emoji or rare CJK characters through; the server
+          // checks the real limit
+          maxlength={MAX_NICKNAME_LENGTH * 2}
+          required
+          autocomplete="nickname"
+          autocapitalize="off"
+          spellcheck={false}
+          aria-describedby={describedBy}
+          aria-invalid={fieldProblem ? "true" : undefined}
+          autofocus={hint !== undefined}
+        />
+        <button type="submit" class="button primary">
+          {t(lang, "login_submit")}
+        </button>
+      </form>
+    </CardPage>
   );
 }

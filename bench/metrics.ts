@@ -34,7 +34,7 @@ export type TagHandler = (
 /**
  * Finds every tag in the bytes [start, end) and returns how many it found.
  * Works on bytes so a batch frame costs one pass, with no JSON parsing; this
- * is the load process's hottest loop, hence the inlined digit loops. With
+ * is the load process's hottest loop, so it allocates nothing. With
  * `withTime` false the send time is not parsed and reads as 0.
  */
 export function scanTags(
@@ -46,65 +46,67 @@ export function scanTags(
 ): number {
   // A view bounds indexOf to this message, whatever follows it in the buffer.
   const view = data.subarray(start, end);
-  const n = view.length;
   let found = 0;
   let i = view.indexOf(TILDE);
   while (i >= 0) {
-    let p = i + 1;
-    let c = view[p];
-    let sender = 0;
-    while (c >= ZERO && c <= NINE) {
-      sender = sender * 10 + c - ZERO;
-      c = view[++p];
-    }
-    if (p === i + 1 || c !== DOT) {
+    const close = readTag(view, i, withTime, onTag);
+    if (close < 0) {
       i = view.indexOf(TILDE, i + 1);
-      continue;
-    }
-    let from = ++p;
-    c = view[p];
-    let round = 0;
-    while (c >= ZERO && c <= NINE) {
-      round = round * 10 + c - ZERO;
-      c = view[++p];
-    }
-    if (p === from || c !== DOT) {
-      i = view.indexOf(TILDE, i + 1);
-      continue;
-    }
-    from = ++p;
-    c = view[p];
-    let seq = 0;
-    while (c >= ZERO && c <= NINE) {
-      seq = seq * 10 + c - ZERO;
-      c = view[++p];
-    }
-    if (p === from || c !== DOT) {
-      i = view.indexOf(TILDE, i + 1);
-      continue;
-    }
-    from = ++p;
-    let sentUs = 0;
-    if (withTime) {
-      c = view[p];
-      while (c >= ZERO && c <= NINE) {
-        sentUs = sentUs * 10 + c - ZERO;
-        c = view[++p];
-      }
     } else {
-      p = view.indexOf(TILDE, p);
-      if (p < 0) break;
-      c = TILDE;
+      found++;
+      i = view.indexOf(TILDE, close + 1);
     }
-    if (p === from || c !== TILDE || p >= n) {
-      i = view.indexOf(TILDE, i + 1);
-      continue;
-    }
-    onTag(sender, round, seq, sentUs);
-    found++;
-    i = view.indexOf(TILDE, p + 1);
   }
   return found;
+}
+
+// Where the last readDigits stopped: the first byte after the digits.
+let stop = 0;
+
+/** The decimal number at view[p], or -1 if no digit is there; sets `stop`. */
+function readDigits(view: Uint8Array, p: number): number {
+  const first = p;
+  let value = 0;
+  let c = view[p];
+  while (c >= ZERO && c <= NINE) {
+    value = value * 10 + c - ZERO;
+    c = view[++p];
+  }
+  stop = p;
+  return p === first ? -1 : value;
+}
+
+/**
+ * Reads the tag whose opening `~` is at view[i] and hands it to `onTag`;
+ * returns the index of its closing `~`, or -1 if no tag starts there.
+ */
+function readTag(
+  view: Uint8Array,
+  i: number,
+  withTime: boolean,
+  onTag: TagHandler,
+): number {
+  const sender = readDigits(view, i + 1);
+  if (sender < 0 || view[stop] !== DOT) return -1;
+  const round = readDigits(view, stop + 1);
+  if (round < 0 || view[stop] !== DOT) return -1;
+  const seq = readDigits(view, stop + 1);
+  if (seq < 0 || view[stop] !== DOT) return -1;
+  const from = stop + 1;
+  let sentUs = 0;
+  let close: number;
+  if (withTime) {
+    sentUs = readDigits(view, from);
+    if (sentUs < 0) return -1;
+    close = stop;
+  } else {
+    // Anything up to the next `~` is taken for the time, unread.
+    close = view.indexOf(TILDE, from);
+    if (close <= from) return -1;
+  }
+  if (view[close] !== TILDE) return -1;
+  onTag(sender, round, seq, sentUs);
+  return close;
 }
 
 /** Microseconds since the process started, as whole numbers. */

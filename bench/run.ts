@@ -22,6 +22,7 @@ import type {
   LoadResult,
 } from "./load.ts";
 import { descendants, median, readProc } from "./metrics.ts";
+import { freePort } from "./ports.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
@@ -93,64 +94,43 @@ export function readSettings(
   };
   const measureMs = num("BENCH_SECONDS", 3, 1) * 1000;
   const warmupMs = quick ? 300 : 1000;
+  // Workload A: `clients` members, each sending `perRound` messages a round.
+  const burst = (clients: number, perRound: number, measure = measureMs) => ({
+    label: `A burst ${clients}×${perRound}`,
+    config: {
+      kind: "burst" as const,
+      clients,
+      perRound,
+      warmupMs,
+      measureMs: measure,
+      roundTimeoutMs: 30_000,
+    },
+  });
+  // Workload A again, but for WORKERS=1 against WORKERS=2. Unpinned: two
+  // workers need both cores, and pinning only the load would leave WORKERS=1
+  // a core of its own that WORKERS=2 does not get.
+  const scaled = (spec: ReturnType<typeof burst>) => ({
+    label: `${spec.label}, unpinned`,
+    config: spec.config,
+    workers: [1, 2],
+    serverEnv: WORKERS_ENV,
+  });
   const all: WorkloadSpec[] = [
-    {
-      id: "burst32",
-      label: quick ? "A burst 4×5" : "A burst 32×50",
-      config: {
-        kind: "burst",
-        clients: quick ? 4 : 32,
-        perRound: quick ? 5 : 50,
-        warmupMs,
-        measureMs,
-        roundTimeoutMs: 30_000,
-      },
-    },
-    {
-      id: "burst1000",
-      label: quick ? "A burst 20×1" : "A burst 1000×1",
-      config: {
-        kind: "burst",
-        clients: quick ? 20 : 1000,
-        perRound: 1,
-        warmupMs,
-        measureMs,
-        roundTimeoutMs: 30_000,
-      },
-    },
-    // Workload A again, but for WORKERS=1 against WORKERS=2. Unpinned: two
-    // workers need both cores, and pinning only the load would leave WORKERS=1
-    // a core of its own that WORKERS=2 does not get.
+    { id: "burst32", ...burst(quick ? 4 : 32, quick ? 5 : 50) },
+    { id: "burst1000", ...burst(quick ? 20 : 1000, 1) },
     {
       id: "workers32",
-      label: quick ? "A burst 4×5, unpinned" : "A burst 32×50, unpinned",
-      config: {
-        kind: "burst",
-        clients: quick ? 4 : 32,
-        perRound: quick ? 5 : 50,
-        warmupMs,
-        // Half a second still holds ~100 rounds; the smoke test runs this
-        // twice on top of the rest, and it must stay well under 30 s.
-        measureMs: quick ? measureMs / 2 : measureMs,
-        roundTimeoutMs: 30_000,
-      },
-      workers: [1, 2],
-      serverEnv: WORKERS_ENV,
+      // Half a second still holds ~100 rounds; the smoke test runs this
+      // twice on top of the rest, and it must stay well under 30 s.
+      ...scaled(
+        burst(
+          quick ? 4 : 32,
+          quick ? 5 : 50,
+          quick ? measureMs / 2 : measureMs,
+        ),
+      ),
     },
-    {
-      id: "workers1000",
-      label: "A burst 1000×1, unpinned",
-      config: {
-        kind: "burst",
-        clients: 1000,
-        perRound: 1,
-        warmupMs,
-        measureMs,
-        roundTimeoutMs: 30_000,
-      },
-      workers: [1, 2],
-      serverEnv: WORKERS_ENV,
-    },
+    { id: "workers1000", ...scaled(burst(1000, 1)) },
     {
       id: "capacity",
       label: "B capacity",
@@ -267,13 +247,6 @@ export async function startCommand(root = ROOT): Promise<string[]> {
   return words;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 function randomHex(bytes: number): string {
   return Array.from(
     crypto.getRandomValues(new Uint8Array(bytes)),
@@ -311,8 +284,8 @@ async function startTarget(
   options: StartOptions,
 ): Promise<Running> {
   const { pin, logDir, index, inspect } = options;
-  const port = freePort();
-  const inspectPort = inspect ? freePort() : 0;
+  const port = freePort(HOST);
+  const inspectPort = inspect ? freePort(HOST) : 0;
   const kvFile = `./data/bench-${randomHex(6)}.db`;
   const env: Record<string, string> = target === "baseline"
     ? { PORT: String(port), HOSTNAME: HOST }
@@ -575,6 +548,22 @@ function loadLimitedOf(result: LoadResult): boolean {
     : result.loadCpu > LOAD_CPU_LIMIT;
 }
 
+/** Deliveries lost and duplicated over all of `runs`. */
+function losses(runs: RunRecord[]): { lost: number; duplicated: number } {
+  let lost = 0;
+  let duplicated = 0;
+  for (const { result } of runs) {
+    lost += result.lost;
+    duplicated += result.duplicated;
+  }
+  return { lost, duplicated };
+}
+
+/** The runs of workload `w`. */
+function runsOf(runs: RunRecord[], w: WorkloadSpec): RunRecord[] {
+  return runs.filter((r) => r.workload === w.id);
+}
+
 /** Builds the summary rows from the runs. */
 export function summarise(
   runs: RunRecord[],
@@ -593,7 +582,7 @@ export function summarise(
         ["heap", "live V8 heap after GC, bytes per connection", false],
         ["connect", `ms to connect ${w.config.connections}`, false],
       ];
-    const mine = runs.filter((r) => r.workload === w.id);
+    const mine = runsOf(runs, w);
     for (const [key, metric, higherIsBetter] of metrics) {
       const of = (target: Target) =>
         mine.filter((r) => r.target === target).sort((a, b) => a.rep - b.rep);
@@ -616,8 +605,7 @@ export function summarise(
         baseline: spread(baseline.map((r) => metricOf(r.result, key))),
         ratio: spread(ratios),
         difference: spread(differences),
-        lost: mine.reduce((sum, r) => sum + r.result.lost, 0),
-        duplicated: mine.reduce((sum, r) => sum + r.result.duplicated, 0),
+        ...losses(mine),
         loadCpuMax: Math.max(0, ...mine.map((r) => r.result.loadCpu)),
         loadLimited: mine.some((r) => loadLimitedOf(r.result)),
       });
@@ -657,42 +645,44 @@ export function scalingSummary(
   runs: RunRecord[],
   workloads: WorkloadSpec[],
 ): ScalingRow[] {
-  const rows: ScalingRow[] = [];
-  for (const w of workloads) {
-    if (!w.workers) continue;
-    const mine = runs.filter((r) => r.workload === w.id);
-    const at = (n: number) =>
-      mine.filter((r) => r.workers === n).sort((a, b) => a.rep - b.rep);
-    const rate = (r: RunRecord) => metricOf(r.result, "rate");
-    const first = at(w.workers[0]);
-    rows.push({
-      workload: w.id,
-      label: w.label,
-      workers: w.workers,
-      rate: w.workers.map((n) => spread(at(n).map(rate))),
-      ratio: w.workers.map((n) => {
-        const ratios: number[] = [];
-        for (const r of at(n)) {
-          const ref = first.find((f) => f.rep === r.rep);
-          if (ref) ratios.push(rate(r) / rate(ref));
-        }
-        return spread(ratios);
-      }),
-      serverCpu: w.workers.map((n) =>
-        median(at(n).map((r) => r.result.serverCpu))
-      ),
-      loadCpu: w.workers.map((n) => median(at(n).map((r) => r.result.loadCpu))),
-      totalCpu: w.workers.map((n) =>
-        median(at(n).map((r) => r.result.serverCpu + r.result.loadCpu))
-      ),
-      cpuPerDeliveryUs: w.workers.map((n) =>
-        median(at(n).map((r) => r.result.serverCpu / rate(r) * 1e6))
-      ),
-      lost: mine.reduce((sum, r) => sum + r.result.lost, 0),
-      duplicated: mine.reduce((sum, r) => sum + r.result.duplicated, 0),
-    });
-  }
-  return rows;
+  return workloads.flatMap((w) =>
+    w.workers ? [scalingRow(w, w.workers, runsOf(runs, w))] : []
+  );
+}
+
+/** One workload's rate and CPU at each of its WORKERS values. */
+function scalingRow(
+  w: WorkloadSpec,
+  workers: number[],
+  mine: RunRecord[],
+): ScalingRow {
+  const at = (n: number) =>
+    mine.filter((r) => r.workers === n).sort((a, b) => a.rep - b.rep);
+  const rate = (r: RunRecord) => metricOf(r.result, "rate");
+  const first = at(workers[0]);
+  return {
+    workload: w.id,
+    label: w.label,
+    workers,
+    rate: workers.map((n) => spread(at(n).map(rate))),
+    ratio: workers.map((n) => {
+      const ratios: number[] = [];
+      for (const r of at(n)) {
+        const ref = first.find((f) => f.rep === r.rep);
+        if (ref) ratios.push(rate(r) / rate(ref));
+      }
+      return spread(ratios);
+    }),
+    serverCpu: workers.map((n) => median(at(n).map((r) => r.result.serverCpu))),
+    loadCpu: workers.map((n) => median(at(n).map((r) => r.result.loadCpu))),
+    totalCpu: workers.map((n) =>
+      median(at(n).map((r) => r.result.serverCpu + r.result.loadCpu))
+    ),
+    cpuPerDeliveryUs: workers.map((n) =>
+      median(at(n).map((r) => r.result.serverCpu / rate(r) * 1e6))
+    ),
+    ...losses(mine),
+  };
 }
 
 function fmtNumber(value: number): string {

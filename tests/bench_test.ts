@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { concat, encodeTextFrame, FrameParser } from "../bench/ws_client.ts";
+import {
+  concat,
+  encodeFrame,
+  encodeTextFrame,
+  FrameParser,
+  OP,
+} from "../bench/ws_client.ts";
 import { formatTag, Histogram, scanTags } from "../bench/metrics.ts";
 import {
   readSettings,
@@ -13,23 +19,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A server-to-client frame: unmasked, as servers send them. */
-function serverFrame(text: string, opcode = 0x1, fin = true): Uint8Array {
-  const payload = encoder.encode(text);
-  const n = payload.length;
-  const header = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const frame = new Uint8Array(header + n);
-  frame[0] = (fin ? 0x80 : 0) | opcode;
-  if (n < 126) frame[1] = n;
-  else if (n < 65536) {
-    frame[1] = 126;
-    frame[2] = n >>> 8;
-    frame[3] = n & 0xff;
-  } else {
-    frame[1] = 127;
-    new DataView(frame.buffer).setUint32(6, n);
-  }
-  frame.set(payload, header);
-  return frame;
+function serverFrame(
+  text: string,
+  opcode: number = OP.TEXT,
+  fin = true,
+): Uint8Array {
+  return encodeFrame(opcode, text, { fin, mask: false });
 }
 
 function collect(parser: FrameParser, texts: string[], pings: string[] = []) {
@@ -47,11 +42,11 @@ Deno.test("FrameParser reassembles frames split at every byte", () => {
   const stream = concat([
     serverFrame("hello"),
     serverFrame(mid),
-    serverFrame("ping!", 0x9),
+    serverFrame("ping!", OP.PING),
     serverFrame(big),
-    serverFrame("frag", 0x1, false),
-    serverFrame("ment", 0x0, true),
-    serverFrame("", 0x8),
+    serverFrame("frag", OP.TEXT, false),
+    serverFrame("ment", OP.CONTINUATION, true),
+    serverFrame("", OP.CLOSE),
   ]);
   for (const step of [1, 7, 1000, stream.length]) {
     const parser = new FrameParser(16);
@@ -122,7 +117,7 @@ Deno.test("Histogram quantiles land in the right bucket", () => {
   assert.equal(h.quantileUs(1), 5_000_000);
 });
 
-Deno.test("readSettings: quick mode is small and knobs are checked", () => {
+Deno.test("readSettings keeps quick mode small and checks its knobs", () => {
   const quick = readSettings({ BENCH_QUICK: "1" });
   assert.equal(quick.reps, 1);
   assert.deepEqual(quick.workloads.map((w) => w.id), [

@@ -5,59 +5,30 @@
  * stops listening.
  */
 import assert from "node:assert/strict";
-import { loginOk, SECRET, TestClient } from "./helpers/harness.ts";
+import {
+  joinAs,
+  SECRET,
+  tempDir,
+  type TestClient,
+  waitUntilServing,
+} from "./helpers/harness.ts";
+import { accepts, freePort } from "./helpers/ports.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url);
 const ROOT = new URL("..", import.meta.url);
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function waitForHealthz(origin: string, child: Deno.ChildProcess) {
-  const deadline = Date.now() + 15_000;
-  let exited = false;
-  child.status.then(() => exited = true);
-  for (;;) {
-    try {
-      const res = await fetch(`${origin}/healthz`);
-      await res.body?.cancel();
-      if (res.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    if (exited) throw new Error("The server exited before it was ready");
-    if (Date.now() > deadline) {
-      throw new Error("The server did not start in 15 s");
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(`shutdown on ${signal} closes sockets with 1012, exits 0 within 5 s and stops listening`, async () => {
     const port = freePort();
-    const dir = await Deno.makeTempDir({ prefix: "chat-shutdown-" });
+    await using dir = await tempDir("chat-shutdown-");
+    // The permissions of `deno task start`, plus the test's own KV folder.
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "--allow-net",
         "--allow-env",
-        `--allow-read=.,${dir}`,
-        `--allow-write=./data,${dir}`,
+        `--allow-read=.,${dir.path}`,
+        `--allow-write=./data,${dir.path}`,
         MAIN.pathname,
       ],
       cwd: ROOT.pathname,
@@ -65,7 +36,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
         PORT: String(port),
         HOSTNAME: "127.0.0.1",
         COOKIE_SECRET: SECRET,
-        KV_PATH: `${dir}/chat.db`,
+        KV_PATH: `${dir.path}/chat.db`,
         NO_COLOR: "1",
       },
       stdin: "null",
@@ -77,11 +48,9 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const clients: TestClient[] = [];
     try {
       const server = { origin: `http://127.0.0.1:${port}` };
-      await waitForHealthz(server.origin, child);
+      await waitUntilServing(server.origin, child, 15_000);
       for (const nickname of ["first", "second"]) {
-        clients.push(
-          await TestClient.join(server, await loginOk(server, nickname)),
-        );
+        clients.push(await joinAs(server, nickname));
       }
 
       const sentAt = Date.now();
@@ -107,17 +76,13 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
         JSON.stringify(closes),
       );
     } finally {
-      for (const client of clients) {
-        if (client.socket.readyState < WebSocket.CLOSING) client.socket.close();
-      }
-      await Promise.all(clients.map((c) => c.closed));
+      await Promise.all(clients.map((c) => c.close()));
       try {
         child.kill("SIGKILL");
       } catch {
         // Already exited, as it should have.
       }
       await output;
-      await Deno.remove(dir, { recursive: true });
     }
   });
 }

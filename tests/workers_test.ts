@@ -7,16 +7,18 @@
  */
 import assert from "node:assert/strict";
 import {
+  type Answer,
   type ChildServer,
   count,
+  exchange,
+  HIGH_RATE,
   range,
+  seenJoin,
   settle,
   spawnServer,
   TestClient,
+  texts,
 } from "./helpers/harness.ts";
-
-// deno-lint-ignore no-explicit-any
-type Event = any;
 
 const TTL_SECONDS = 3;
 
@@ -24,13 +26,6 @@ const TTL_SECONDS = 3;
 interface Health {
   instance: string;
   connections: number;
-}
-
-/** A response read whole. */
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: string;
 }
 
 /** Sends a request on a connection of its own, so any worker may take it. */
@@ -58,7 +53,10 @@ async function workers(
   want = 2,
 ): Promise<Map<string, Health>> {
   const seen = new Map<string, Health>();
-  for (let i = 0; i < 200 && seen.size < want; i++) {
+  // Bounded by time rather than tries: on a loaded machine the second worker
+  // can take seconds to start listening.
+  const deadline = Date.now() + 10_000;
+  while (seen.size < want && Date.now() < deadline) {
     const health = JSON.parse((await fresh(server.origin, "/healthz")).body);
     seen.set(health.instance, health);
     if (seen.size < want) await new Promise((r) => setTimeout(r, 10));
@@ -152,71 +150,65 @@ async function killLeft(pids: number[]): Promise<void> {
 /** A `WORKERS=2` server with its KV in a temp folder of its own. */
 interface Workers {
   server: ChildServer;
-  clients: TestClient[];
+  /** Logs in over a new connection and joins, tracked for cleanup. */
   join(nickname: string): Promise<TestClient>;
-  close(): Promise<void>;
+  /** Closes the clients, stops the process tree and removes the folder. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 async function startWorkers(
   env: Record<string, string> = {},
 ): Promise<Workers> {
+  // Last started, first stopped: clients, the process tree, the folder.
+  await using stack = new AsyncDisposableStack();
   // Outside ./data on purpose: the workers must be granted the KV's folder.
   const dir = await Deno.makeTempDir({ prefix: "chat-workers-" });
-  const clients: TestClient[] = [];
-  let server: ChildServer | undefined;
+  stack.defer(() => Deno.remove(dir, { recursive: true }));
+  const server = await spawnServer({
+    ...HIGH_RATE,
+    WORKERS: "2",
+    KV_PATH: `${dir}/chat.db`,
+    PRESENCE_TTL_SECONDS: String(TTL_SECONDS),
+    ...env,
+  });
   let tree: number[] = [];
-  const close = async () => {
+  stack.defer(async () => {
+    const below = await descendants(server.process.pid);
+    tree = [...new Set([...tree, ...below.map((p) => p.pid)])];
+    // A tree that ignores SIGTERM must not outlive the test.
+    const timer = setTimeout(() => {
+      try {
+        server.process.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      killLeft(tree);
+    }, 5000);
+    await server.stop("SIGTERM");
+    clearTimeout(timer);
+    await killLeft(tree);
+  });
+  tree = (await descendants(server.process.pid)).map((p) => p.pid);
+  const clients: TestClient[] = [];
+  stack.defer(async () => {
     await Promise.all(clients.map((c) => c.close()));
-    if (server) {
-      const running = server;
-      const below = await descendants(running.process.pid);
-      tree = [...new Set([...tree, ...below.map((p) => p.pid)])];
-      // A tree that ignores SIGTERM must not outlive the test.
-      const timer = setTimeout(() => {
-        try {
-          running.process.kill("SIGKILL");
-        } catch {
-          // Already gone.
-        }
-        killLeft(tree);
-      }, 5000);
-      await running.stop("SIGTERM");
-      clearTimeout(timer);
-      await killLeft(tree);
-    }
-    await Deno.remove(dir, { recursive: true });
+  });
+  // /healthz answered once one worker was up; wait for the other too.
+  const seen = await workers(server);
+  assert.equal(seen.size, 2, "both workers answer /healthz");
+  const owned = stack.move();
+  return {
+    server,
+    async join(nickname) {
+      const client = await TestClient.join(
+        server,
+        await loginOkFresh(server, nickname),
+      );
+      clients.push(client);
+      return client;
+    },
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
-  try {
-    server = await spawnServer({
-      WORKERS: "2",
-      KV_PATH: `${dir}/chat.db`,
-      PRESENCE_TTL_SECONDS: String(TTL_SECONDS),
-      RATE_BURST: "100000",
-      RATE_PER_SECOND: "100000",
-      ...env,
-    });
-    tree = (await descendants(server.process.pid)).map((p) => p.pid);
-    // /healthz answered once one worker was up; wait for the other too.
-    const seen = await workers(server);
-    assert.equal(seen.size, 2, "both workers answer /healthz");
-    const started = server;
-    return {
-      server,
-      clients,
-      async join(nickname) {
-        const client = await TestClient.join(
-          started,
-          await loginOkFresh(started, nickname),
-        );
-        clients.push(client);
-        return client;
-      },
-      close,
-    };
-  } catch (err) {
-    await close();
-    throw err;
-  }
 }
 
 /**
@@ -231,9 +223,7 @@ async function joinAcrossWorkers(
   for (let i = 1; i <= 24; i++) {
     const nickname = `user${String(i).padStart(2, "0")}`;
     const client = await w.join(nickname);
-    for (const other of users) {
-      await other.waitFor((e) => e.type === "join" && e.nickname === nickname);
-    }
+    await seenJoin(users, nickname);
     users.push(client);
     assert.deepEqual(
       client.welcome.users,
@@ -251,155 +241,120 @@ async function joinAcrossWorkers(
   throw new Error("24 connections all landed on one worker");
 }
 
-Deno.test("workers: users on two workers see each other's messages once, in order", async () => {
+Deno.test("WORKERS=2 delivers every message once, in order, to users on both workers", async () => {
   // A short history: what one worker trims must not cost the other's
   // members a message still on its way over BroadcastChannel.
-  const w = await startWorkers({ HISTORY_SIZE: "20", HISTORY_ON_JOIN: "20" });
-  try {
-    const { users, spread } = await joinAcrossWorkers(w, 8);
-    console.log(
-      `users per worker: ${
-        [...spread.values()].map((h) => `${h.instance}=${h.connections}`)
-          .join(", ")
-      }`,
-    );
-    const n = 15;
-    for (let i = 1; i <= n; i++) {
-      for (const user of users) {
-        user.send({ type: "message", text: `${user.welcome.nickname}-${i}` });
-      }
-    }
-    const total = users.length * n;
-    await settle(users, (e) => e.type === "message" && e.id >= total);
-    for (const user of users) {
-      const got = user.ofType("message");
-      // One sequence for the room, whichever worker stored the message.
-      assert.deepEqual(got.map((m: Event) => m.id), range(1, total));
-      for (const sender of users) {
-        const name = sender.welcome.nickname;
-        assert.deepEqual(
-          got.filter((m: Event) => m.nickname === name).map((m: Event) =>
-            m.text
-          ),
-          range(1, n).map((i) => `${name}-${i}`),
-        );
-      }
-    }
-  } finally {
-    await w.close();
-  }
+  await using w = await startWorkers({
+    HISTORY_SIZE: "20",
+    HISTORY_ON_JOIN: "20",
+  });
+  const { users, spread } = await joinAcrossWorkers(w, 8);
+  console.log(
+    `users per worker: ${
+      [...spread.values()].map((h) => `${h.instance}=${h.connections}`)
+        .join(", ")
+    }`,
+  );
+  await exchange(users, 15, (name, i) => `${name}-${i}`);
 });
 
-Deno.test("workers: welcome users and join and leave notices are exact across workers", async () => {
-  const w = await startWorkers();
-  try {
-    const { users } = await joinAcrossWorkers(w, 8);
-    const names = users.map((u) => u.welcome.nickname as string);
-    const leaving = users.filter((_, i) => i % 2 === 1);
-    const staying = users.filter((_, i) => i % 2 === 0);
-    for (const user of leaving) await user.close();
-    for (const user of staying) {
-      for (const gone of leaving) {
-        await user.waitFor((e) =>
-          e.type === "leave" && e.nickname === gone.welcome.nickname
-        );
-      }
+Deno.test("WORKERS=2 keeps welcome users and join and leave notices exact across workers", async () => {
+  await using w = await startWorkers();
+  const { users } = await joinAcrossWorkers(w, 8);
+  const names = users.map((u) => u.nickname);
+  const leaving = users.filter((_, i) => i % 2 === 1);
+  const staying = users.filter((_, i) => i % 2 === 0);
+  for (const user of leaving) await user.close();
+  for (const user of staying) {
+    for (const gone of leaving) {
+      await user.waitForNotice("leave", gone.nickname);
     }
-    // Outlast a presence TTL so a lease sweep that revived someone would show.
-    await new Promise((r) => setTimeout(r, TTL_SECONDS * 1000 + 500));
-    for (const user of staying) {
-      user.send({ type: "message", text: `barrier-${user.welcome.nickname}` });
-    }
-    await settle(
-      staying,
-      (e) => e.type === "message" && e.id >= staying.length,
-    );
-    for (const user of staying) {
-      assert.deepEqual(
-        user.ofType("message").map((m: Event) => m.text).sort(),
-        staying.map((u) => `barrier-${u.welcome.nickname}`).sort(),
-      );
-    }
-    for (const user of staying) {
-      const me = names.indexOf(user.welcome.nickname);
-      for (const [j, name] of names.entries()) {
-        // Who was there at its welcome is listed, not announced.
-        assert.equal(count(user, "join", name), j > me ? 1 : 0, `join ${name}`);
-        const left = leaving.some((u) => u.welcome.nickname === name);
-        assert.equal(count(user, "leave", name), left ? 1 : 0, `leave ${name}`);
-      }
-    }
-    const late = await w.join("zz-late");
-    assert.deepEqual(late.welcome.users, [
-      ...staying.map((u) => u.welcome.nickname),
-      "zz-late",
-    ]);
-    const rooms = JSON.parse((await fresh(w.server.origin, "/api/rooms")).body);
-    assert.deepEqual(rooms, [{ name: "lobby", users: staying.length + 1 }]);
-  } finally {
-    await w.close();
   }
+  // Outlast a presence TTL so a lease sweep that revived someone would show.
+  await new Promise((r) => setTimeout(r, TTL_SECONDS * 1000 + 500));
+  for (const user of staying) {
+    user.send({ type: "message", text: `barrier-${user.nickname}` });
+  }
+  await settle(
+    staying,
+    (e) => e.type === "message" && e.id >= staying.length,
+    `message ${staying.length}`,
+  );
+  for (const user of staying) {
+    assert.deepEqual(
+      texts(user.events).sort(),
+      staying.map((u) => `barrier-${u.nickname}`).sort(),
+    );
+  }
+  for (const user of staying) {
+    const me = names.indexOf(user.nickname);
+    for (const [j, name] of names.entries()) {
+      // Who was there at its welcome is listed, not announced.
+      assert.equal(count(user, "join", name), j > me ? 1 : 0, `join ${name}`);
+      const left = leaving.some((u) => u.nickname === name);
+      assert.equal(count(user, "leave", name), left ? 1 : 0, `leave ${name}`);
+    }
+  }
+  const late = await w.join("zz-late");
+  assert.deepEqual(late.welcome.users, [
+    ...staying.map((u) => u.nickname),
+    "zz-late",
+  ]);
+  const rooms = JSON.parse((await fresh(w.server.origin, "/api/rooms")).body);
+  assert.deepEqual(rooms, [{ name: "lobby", users: staying.length + 1 }]);
 });
 
-Deno.test("workers: a nickname is held by one session across workers", async () => {
-  const w = await startWorkers();
-  try {
-    await loginOkFresh(w.server, "Zed");
-    const retries = await Promise.all(
-      range(1, 10).map(() => loginFresh(w.server, "zed")),
-    );
-    assert.deepEqual(retries.map((r) => r.status), Array(10).fill(409));
-    // Racing logins for one new name, spread over both workers: one wins.
-    const race = await Promise.all(
-      range(1, 10).map(() => loginFresh(w.server, "solo")),
-    );
-    assert.deepEqual(
-      race.map((r) => r.status).sort(),
-      [303, ...Array(9).fill(409)],
-    );
-  } finally {
-    await w.close();
-  }
+Deno.test("WORKERS=2 holds a nickname for one session across workers", async () => {
+  await using w = await startWorkers();
+  await loginOkFresh(w.server, "Zed");
+  const retries = await Promise.all(
+    range(1, 10).map(() => loginFresh(w.server, "zed")),
+  );
+  assert.deepEqual(retries.map((r) => r.status), Array(10).fill(409));
+  // Racing logins for one new name, spread over both workers: one wins.
+  const race = await Promise.all(
+    range(1, 10).map(() => loginFresh(w.server, "solo")),
+  );
+  assert.deepEqual(
+    race.map((r) => r.status).sort(),
+    [303, ...Array(9).fill(409)],
+  );
 });
 
-Deno.test("workers: SIGTERM to the parent closes every socket with 1012 and ends the process tree within 5 s", async () => {
-  const w = await startWorkers();
-  try {
-    const children = await descendants(w.server.process.pid);
-    assert.ok(
-      children.some((p) => / serve /.test(p.args)),
-      `a deno serve child runs: ${children.map((p) => p.args).join(" | ")}`,
-    );
-    const { users, spread } = await joinAcrossWorkers(w, 4);
-    assert.equal(spread.size, 2);
-    const started = Date.now();
-    w.server.process.kill("SIGTERM");
-    const closes = await Promise.all(
-      users.map((u) => u.closed.then((c) => `${c.code} ${c.reason}`)),
-    );
-    // Once: a second SIGTERM would be a different test.
-    const status = await w.server.process.status;
-    const took = Date.now() - started;
-    assert.equal(status.code, 0);
-    assert.ok(took < 5000, `the parent exited after ${took} ms`);
-    const pids = children.map((p) => p.pid);
-    let left = await alive(pids);
-    while (left.length > 0 && Date.now() - started < 5000) {
-      await new Promise((r) => setTimeout(r, 50));
-      left = await alive(pids);
-    }
-    assert.deepEqual(
-      left.map((p) => p.args),
-      [],
-      "no worker process is left",
-    );
-    // 1012 tells the client to reconnect at once; 1001 would be a page leaving.
-    assert.deepEqual(
-      closes.map((c) => c.split(" ")[0]),
-      users.map(() => "1012"),
-      `close frames: ${closes.join(", ")}`,
-    );
-  } finally {
-    await w.close();
+Deno.test("WORKERS=2 parent on SIGTERM closes every socket with 1012 and ends the process tree within 5 s", async () => {
+  await using w = await startWorkers();
+  const children = await descendants(w.server.process.pid);
+  assert.ok(
+    children.some((p) => / serve /.test(p.args)),
+    `a deno serve child runs: ${children.map((p) => p.args).join(" | ")}`,
+  );
+  const { users, spread } = await joinAcrossWorkers(w, 4);
+  assert.equal(spread.size, 2);
+  const started = Date.now();
+  w.server.process.kill("SIGTERM");
+  const closes = await Promise.all(
+    users.map((u) => u.closed.then((c) => `${c.code} ${c.reason}`)),
+  );
+  // Once: a second SIGTERM would be a different test.
+  const status = await w.server.process.status;
+  const took = Date.now() - started;
+  assert.equal(status.code, 0);
+  assert.ok(took < 5000, `the parent exited after ${took} ms`);
+  const pids = children.map((p) => p.pid);
+  let left = await alive(pids);
+  while (left.length > 0 && Date.now() - started < 5000) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = await alive(pids);
   }
+  assert.deepEqual(
+    left.map((p) => p.args),
+    [],
+    "no worker process is left",
+  );
+  // 1012 tells the client to reconnect at once; 1001 would be a page leaving.
+  assert.deepEqual(
+    closes.map((c) => c.split(" ")[0]),
+    users.map(() => "1012"),
+    `close frames: ${closes.join(", ")}`,
+  );
 });

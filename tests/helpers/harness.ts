@@ -1,11 +1,32 @@
 /**
  * Shared test plumbing: the real app served on port 0, logins over HTTP,
- * and WebSocket clients that record every event they receive.
+ * WebSocket clients that record every event they receive, and the waits and
+ * checks several test files make of them.
+ *
+ * Everything that opens something can be closed with `await using`, so a
+ * failing assertion does not leave a socket, server or process behind.
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { type Config, loadConfig } from "../../lib/app/config.ts";
 import { type ChatApp, createApp } from "../../main.ts";
+import { freePort } from "./ports.ts";
+
+// Kept for files that imported it from here; it lives in ports.ts.
+export { freePort } from "./ports.ts";
+
+/**
+ * A chat event as the server sends it (welcome, message, join, leave,
+ * error, ...). Loose on purpose: tests read whatever field they check.
+ */
+// deno-lint-ignore no-explicit-any
+export type ServerEvent = Record<string, any>;
+
+/** Anything that records the events it was sent: a TestClient or a RawSocket. */
+export interface EventLog {
+  readonly events: ServerEvent[];
+}
 
 /** A secret long enough for config validation. */
 export const SECRET = "test-secret-0123456789-abcdefghijklmnop";
@@ -21,6 +42,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
+/** Rate limits no test reaches unless it means to. */
+export const HIGH_RATE = { RATE_BURST: "100000", RATE_PER_SECOND: "100000" };
+
 /** A running app on a free loopback port. */
 export interface TestServer {
   url: string;
@@ -28,7 +52,13 @@ export interface TestServer {
   port: number;
   chat: ChatApp;
   logs: string[];
+  /** Logs `nickname` in and joins; the client is closed with the server. */
+  join(nickname: string, options?: JoinOptions): Promise<TestClient>;
+  /** Joins with a session already logged in (another tab, a resume); closed with the server. */
+  joinWith(cookie: string, options?: JoinOptions): Promise<TestClient>;
+  /** Closes the app (chat.close()), then waits for the clients it joined to close. */
   close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Serves a fresh app on port 0; close() tears down server, sockets and KV. */
@@ -44,19 +74,77 @@ export async function startServer(
   const server = chat.serve({ port: options.port ?? 0, hostname: "127.0.0.1" });
   const port = server.addr.port;
   const origin = `http://127.0.0.1:${port}`;
+  const clients: TestClient[] = [];
+  const tracked = (client: TestClient) => {
+    clients.push(client);
+    return client;
+  };
   let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    // chat.close() owns the shutdown order; the clients only see its end.
+    await chat.close();
+    await Promise.all(clients.map((c) => c.close()));
+  };
   return {
     url: origin,
     origin,
     port,
     chat,
     logs,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await chat.close();
-    },
+    join: async (nickname, options) =>
+      tracked(await joinAs({ origin }, nickname, options)),
+    joinWith: async (cookie, options) =>
+      tracked(await TestClient.join({ origin }, cookie, options)),
+    close,
+    [Symbol.asyncDispose]: close,
   };
+}
+
+/** A temporary folder of its own, removed with everything in it on dispose. */
+export interface TempDir {
+  path: string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Makes a fresh temporary folder, e.g. for a KV file that outlives a server. */
+export async function tempDir(prefix = "chat-test-"): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+/** Two app instances sharing one in-memory KV, as two machines would. */
+export interface ServerPair {
+  a: TestServer;
+  b: TestServer;
+  kv: Deno.Kv;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts instances "a" and "b" over one KV with the same `env`. */
+export async function startPair(
+  env: Record<string, string> = {},
+): Promise<ServerPair> {
+  const stack = new AsyncDisposableStack();
+  try {
+    const kv = stack.use(await Deno.openKv(":memory:"));
+    const a = stack.use(
+      await startServer({ ...env, INSTANCE_ID: "a" }, { kv }),
+    );
+    const b = stack.use(
+      await startServer({ ...env, INSTANCE_ID: "b" }, { kv }),
+    );
+    const owned = stack.move();
+    const close = () => owned.disposeAsync();
+    return { a, b, kv, close, [Symbol.asyncDispose]: close };
+  } finally {
+    await stack.disposeAsync();
+  }
 }
 
 /** The outcome of a login: the cookie pair to send back, and the response. */
@@ -106,20 +194,39 @@ export async function loginOk(
   return result.cookie;
 }
 
-// deno-lint-ignore no-explicit-any
-type Event = any;
+/** Which room to join and where to resume. */
+export interface JoinOptions {
+  room?: string;
+  since?: number;
+}
+
+/** Logs `nickname` in with a new session and joins with it: a new user. */
+export async function joinAs(
+  server: { origin: string },
+  nickname: string,
+  options: JoinOptions = {},
+): Promise<TestClient> {
+  return await TestClient.join(
+    server,
+    await loginOk(server, nickname),
+    options,
+  );
+}
 
 /** A WebSocket client that records each event, unpacking batch frames. */
 export class TestClient {
   readonly socket: WebSocket;
-  readonly events: Event[] = [];
+  /** The session cookie it connected with. */
+  readonly cookie: string;
+  readonly events: ServerEvent[] = [];
   readonly frames: string[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters: (() => void)[] = [];
   #closeInfo: { code: number; reason: string } | undefined;
 
-  private constructor(socket: WebSocket) {
+  private constructor(socket: WebSocket, cookie: string) {
     this.socket = socket;
+    this.cookie = cookie;
     this.closed = new Promise((resolve) => {
       socket.addEventListener("close", (e) => {
         this.#closeInfo = { code: e.code, reason: e.reason };
@@ -147,7 +254,7 @@ export class TestClient {
   static open(
     server: { origin: string },
     cookie: string,
-    options: { room?: string; since?: number; origin?: string } = {},
+    options: JoinOptions & { origin?: string } = {},
   ): Promise<TestClient> {
     const base = server.origin.replace(/^http/, "ws");
     const path = options.room ? `/ws/${options.room}` : "/ws";
@@ -159,7 +266,7 @@ export class TestClient {
       `${base}${path}${query}`,
       { headers } as unknown as string[],
     );
-    const client = new TestClient(socket);
+    const client = new TestClient(socket, cookie);
     return new Promise((resolve, reject) => {
       socket.addEventListener("open", () => resolve(client), { once: true });
       socket.addEventListener(
@@ -174,7 +281,7 @@ export class TestClient {
   static async join(
     server: { origin: string },
     cookie: string,
-    options: { room?: string; since?: number } = {},
+    options: JoinOptions = {},
   ): Promise<TestClient> {
     const client = await TestClient.open(server, cookie, options);
     await client.waitFor((e) => e.type === "welcome");
@@ -182,8 +289,13 @@ export class TestClient {
   }
 
   /** The welcome frame, once received. */
-  get welcome(): Event {
-    return this.events.find((e) => e.type === "welcome");
+  get welcome(): ServerEvent {
+    return this.events.find((e) => e.type === "welcome")!;
+  }
+
+  /** The nickname the welcome frame named, for messages about this client. */
+  get nickname(): string {
+    return this.welcome?.nickname ?? "(not welcomed)";
   }
 
   /** Sends a frame: objects as JSON, strings as they are. */
@@ -193,9 +305,10 @@ export class TestClient {
 
   /** Waits until an event after index `from` matches, and returns it. */
   async waitFor(
-    match: (event: Event) => boolean,
-    options: { from?: number; timeoutMs?: number } = {},
-  ): Promise<Event> {
+    match: (event: ServerEvent) => boolean,
+    options: { from?: number; timeoutMs?: number; what?: string } = {},
+  ): Promise<ServerEvent> {
+    const what = options.what ?? "the awaited event";
     const deadline = Date.now() + (options.timeoutMs ?? 5000);
     for (;;) {
       for (let i = options.from ?? 0; i < this.events.length; i++) {
@@ -203,7 +316,7 @@ export class TestClient {
       }
       if (this.#closeInfo) {
         throw new Error(
-          `Socket closed (${this.#closeInfo.code}) before the awaited event; got ${
+          `Socket closed (${this.#closeInfo.code}) before ${what}; got ${
             JSON.stringify(this.events).slice(0, 500)
           }`,
         );
@@ -211,7 +324,7 @@ export class TestClient {
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(
-          `Timed out waiting for an event; got ${
+          `Timed out waiting for ${what}; got ${
             JSON.stringify(this.events).slice(0, 500)
           }`,
         );
@@ -227,14 +340,27 @@ export class TestClient {
   }
 
   /** Waits for the message with `text` from anyone. */
-  waitForText(text: string, timeoutMs?: number): Promise<Event> {
+  waitForText(text: string, timeoutMs?: number): Promise<ServerEvent> {
     return this.waitFor((e) => e.type === "message" && e.text === text, {
       timeoutMs,
+      what: `the message ${JSON.stringify(text)}`,
+    });
+  }
+
+  /** Waits for the join or leave notice of `nickname`. */
+  waitForNotice(
+    type: "join" | "leave",
+    nickname: string,
+    timeoutMs?: number,
+  ): Promise<ServerEvent> {
+    return this.waitFor((e) => e.type === type && e.nickname === nickname, {
+      timeoutMs,
+      what: `the ${type} of ${nickname}`,
     });
   }
 
   /** Events of one type. */
-  ofType(type: string): Event[] {
+  ofType(type: string): ServerEvent[] {
     return this.events.filter((e) => e.type === type);
   }
 
@@ -243,6 +369,34 @@ export class TestClient {
     if (this.socket.readyState < WebSocket.CLOSING) this.socket.close(code);
     await this.closed;
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Waits until every one of `clients` has seen `nickname` join. */
+export async function seenJoin(
+  clients: TestClient[],
+  nickname: string,
+): Promise<void> {
+  for (const client of clients) await client.waitForNotice("join", nickname);
+}
+
+let barriers = 0;
+
+/**
+ * Posts a unique message from `from` and waits until every client in `all`
+ * has it. A room is delivered in order, so after this nothing sent earlier is
+ * still on its way.
+ */
+export async function barrier(
+  from: TestClient,
+  all: TestClient[] = [from],
+): Promise<void> {
+  const text = `barrier ${++barriers}`;
+  from.send({ type: "message", text });
+  for (const client of all) await client.waitForText(text);
 }
 
 /** Waits until `check` is true, polling; for state that has no event. */
@@ -259,12 +413,60 @@ export async function eventually(
   }
 }
 
-/** A free loopback TCP port, found by binding port 0 and letting it go. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+/** A response read whole. */
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/** GETs `path` as a browser holding `cookie` would, without following redirects. */
+export async function getPage(
+  server: { origin: string },
+  path: string,
+  cookie?: string,
+): Promise<Answer> {
+  const res = await fetch(`${server.origin}${path}`, {
+    headers: cookie ? { cookie } : {},
+    redirect: "manual",
+  });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+/** GET /healthz, parsed. */
+export async function healthz(
+  server: { origin: string },
+): Promise<{ status: number; body: ServerEvent }> {
+  const res = await fetch(`${server.origin}/healthz`);
+  return { status: res.status, body: await res.json() };
+}
+
+/**
+ * Polls /healthz until it answers 200; fails when `process` exits first or
+ * `timeoutMs` passes.
+ */
+export async function waitUntilServing(
+  origin: string,
+  process: Deno.ChildProcess,
+  timeoutMs: number,
+): Promise<void> {
+  let exit: Deno.CommandStatus | undefined;
+  process.status.then((status) => exit = status);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${origin}/healthz`);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (exit) throw new Error(`The server exited early with ${exit.code}`);
+    if (Date.now() > deadline) {
+      throw new Error(`The server did not start within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** A server running as its own process, as `deno task start` runs it. */
@@ -274,6 +476,8 @@ export interface ChildServer {
   process: Deno.ChildProcess;
   /** Sends `signal` and waits for the exit status. */
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** `await using` stops it with SIGTERM. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Starts main.ts in a child process and waits until /healthz answers. */
@@ -306,48 +510,49 @@ export async function spawnServer(
   const origin = `http://127.0.0.1:${port}`;
   let status: Deno.CommandStatus | undefined;
   const done = process.status.then((s) => (status = s));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (status) throw new Error(`Server exited early with ${status.code}`);
-    try {
-      const res = await fetch(`${origin}/healthz`);
-      await res.body?.cancel();
-      if (res.ok) break;
-    } catch {
-      // Not listening yet.
+  const stop = async (signal: Deno.Signal = "SIGTERM") => {
+    if (!status) {
+      try {
+        process.kill(signal);
+      } catch {
+        // Already gone.
+      }
     }
-    if (Date.now() > deadline) {
-      process.kill("SIGKILL");
-      await done;
-      throw new Error("Server did not start within 20 s");
-    }
-    await new Promise((r) => setTimeout(r, 50));
+    await done;
+    return status!;
+  };
+  try {
+    await waitUntilServing(origin, process, 20_000);
+  } catch (err) {
+    await stop("SIGKILL");
+    throw err;
   }
   return {
     origin,
     port,
     process,
-    async stop(signal: Deno.Signal = "SIGTERM") {
-      if (!status) {
-        try {
-          process.kill(signal);
-        } catch {
-          // Already gone.
-        }
-      }
-      await done;
-      return status!;
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
     },
   };
 }
 
 /** How many events of `type` about `nickname` a client got. */
 export function count(
-  client: TestClient,
+  client: EventLog,
   type: string,
   nickname: string,
 ): number {
-  return client.ofType(type).filter((e) => e.nickname === nickname).length;
+  return client.events.filter((e) => e.type === type && e.nickname === nickname)
+    .length;
+}
+
+/** The texts of the messages among `events`, only those of `nickname` if given. */
+export function texts(events: ServerEvent[], nickname?: string): string[] {
+  return events.filter((e) =>
+    e.type === "message" && (nickname === undefined || e.nickname === nickname)
+  ).map((e) => e.text);
 }
 
 /** The integers from `from` to `to`, both included. */
@@ -356,22 +561,78 @@ export function range(from: number, to: number): number[] {
 }
 
 /**
- * Waits until each client has an event matching `match` (or time runs out),
- * then fails first on any error frame, since a refused message explains a
- * missing one better than the list of what arrived.
+ * Waits until each client has an event matching `match`, then fails first
+ * on any error frame, since a refused message explains a missing one better
+ * than the list of what arrived, and then on any client that timed out,
+ * naming `what` was awaited.
  */
 export async function settle(
   clients: TestClient[],
-  match: (event: Event) => boolean,
+  match: (event: ServerEvent) => boolean,
+  what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  await Promise.allSettled(clients.map((c) => c.waitFor(match, { timeoutMs })));
+  const waits = await Promise.allSettled(
+    clients.map((c) => c.waitFor(match, { timeoutMs, what })),
+  );
   for (const client of clients) {
     if (client.ofType("error").length > 0) {
       throw new Error(
-        `${client.welcome?.nickname} was sent error frames: ${
+        `${client.nickname} was sent error frames: ${
           JSON.stringify(client.ofType("error"))
         }`,
+      );
+    }
+  }
+  const missed = clients.filter((_, i) => waits[i].status === "rejected");
+  if (missed.length > 0) {
+    const got = missed.map((c) =>
+      `${c.nickname} (${c.events.length} events, last ${
+        JSON.stringify(c.events.at(-1))
+      })`
+    );
+    throw new Error(
+      `${missed.length} of ${clients.length} clients did not get ${what} within ${timeoutMs} ms: ${
+        got.join("; ")
+      }`,
+    );
+  }
+}
+
+/**
+ * Every client sends `rounds` messages, `text(nickname, round)`, taking turns;
+ * then every client must have all of them: one id sequence from 1 for the
+ * room, whichever instance stored a message, the same id for the same
+ * message everywhere, and each sender's texts in the order sent.
+ */
+export async function exchange(
+  clients: TestClient[],
+  rounds: number,
+  text: (nickname: string, round: number) => string,
+): Promise<void> {
+  for (let i = 1; i <= rounds; i++) {
+    for (const client of clients) {
+      client.send({ type: "message", text: text(client.nickname, i) });
+    }
+  }
+  const total = clients.length * rounds;
+  await settle(
+    clients,
+    (e) => e.type === "message" && e.id >= total,
+    `message ${total}`,
+  );
+  const reference = clients[0].ofType("message").map((m) =>
+    `${m.id}:${m.text}`
+  );
+  for (const client of clients) {
+    const got = client.ofType("message");
+    assert.deepEqual(got.map((m) => m.id), range(1, total), client.nickname);
+    assert.deepEqual(got.map((m) => `${m.id}:${m.text}`), reference);
+    for (const sender of clients) {
+      assert.deepEqual(
+        texts(got, sender.nickname),
+        range(1, rounds).map((i) => text(sender.nickname, i)),
+        `${sender.nickname}'s messages as ${client.nickname} got them`,
       );
     }
   }

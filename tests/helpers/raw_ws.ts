@@ -20,8 +20,7 @@ import {
   type UpgradeResponse,
   writeAll,
 } from "../../bench/ws_client.ts";
-// deno-lint-ignore no-explicit-any
-type ServerEvent = any;
+import type { ServerEvent } from "./harness.ts";
 
 export {
   closePayload,

@@ -7,11 +7,12 @@
  */
 import assert from "node:assert/strict";
 import {
+  barrier,
   eventually,
+  healthz,
   loginOk,
   startServer,
-  TestClient,
-  type TestServer,
+  texts,
 } from "./helpers/harness.ts";
 import { closePayload, OP, RawSocket } from "./helpers/raw_ws.ts";
 
@@ -190,89 +191,62 @@ async function observe(socket: RawSocket, outcome: Outcome): Promise<void> {
   await socket.waitForEof(3000);
 }
 
-async function healthz(server: TestServer) {
-  const res = await fetch(`${server.url}/healthz`);
-  return { status: res.status, body: await res.json() };
-}
-
 Deno.test("raw frames end only the offending socket, with the code Deno really sends", async (t) => {
   // The watcher posts a barrier per case; the default burst of 10 would refuse some.
-  const server = await startServer({ RATE_BURST: "1000" });
-  const watcher = await TestClient.join(
-    server,
-    await loginOk(server, "watcher"),
-  );
-  const peer = await TestClient.join(server, await loginOk(server, "peer"));
-  try {
-    for (const [i, c] of cases.entries()) {
-      await t.step(c.name, async () => {
-        const nickname = `bad${i}`;
-        const socket = await RawSocket.join(server, {
+  await using server = await startServer({ RATE_BURST: "1000" });
+  const watcher = await server.join("watcher");
+  const peer = await server.join("peer");
+  for (const [i, c] of cases.entries()) {
+    await t.step(c.name, async () => {
+      const nickname = `bad${i}`;
+      {
+        using socket = await RawSocket.join(server, {
           cookie: await loginOk(server, nickname),
         });
-        try {
-          await watcher.waitFor((e) =>
-            e.type === "join" && e.nickname === nickname
-          );
-          await c.send(socket);
-          await observe(socket, c.outcome);
-        } finally {
-          socket.abort();
-        }
+        await watcher.waitForNotice("join", nickname);
+        await c.send(socket);
+        await observe(socket, c.outcome);
+      }
 
-        await eventually(
-          async () => (await healthz(server)).body.connections === 2,
-          { what: "the bad socket to be counted out" },
-        );
-        const health = await healthz(server);
-        assert.equal(health.status, 200);
-        assert.equal(health.body.users, 2);
+      await eventually(
+        async () => (await healthz(server)).body.connections === 2,
+        { what: "the bad socket to be counted out" },
+      );
+      const health = await healthz(server);
+      assert.equal(health.status, 200);
+      assert.equal(health.body.users, 2);
 
-        // The room is ordered: once the barrier is back, nothing else is coming.
-        const barrier = `barrier ${i}`;
-        watcher.send({ type: "message", text: barrier });
-        await watcher.waitForText(barrier);
-        await peer.waitForText(barrier);
-        const fromBad = watcher.events.filter((e) =>
-          e.type === "message" && e.nickname === nickname
-        ).map((e) => e.text);
-        const expected = "delivered" in c.outcome
-          ? [c.outcome.delivered, "still open"]
-          : "error" in c.outcome
-          ? ["still open"]
-          : [];
-        assert.deepEqual(fromBad, expected);
-        assert.deepEqual(
-          peer.events.filter((e) => e.nickname === nickname).map((e) => e.type),
-          ["join", ...expected.map(() => "message"), "leave"],
-        );
-      });
-    }
-    assert.equal(watcher.socket.readyState, WebSocket.OPEN);
-    assert.equal(peer.socket.readyState, WebSocket.OPEN);
-  } finally {
-    await watcher.close();
-    await peer.close();
-    await server.close();
+      // The room is ordered: once the barrier is back, nothing else is coming.
+      await barrier(watcher, [watcher, peer]);
+      const expected = "delivered" in c.outcome
+        ? [c.outcome.delivered, "still open"]
+        : "error" in c.outcome
+        ? ["still open"]
+        : [];
+      assert.deepEqual(texts(watcher.events, nickname), expected);
+      assert.deepEqual(
+        peer.events.filter((e) => e.nickname === nickname).map((e) => e.type),
+        ["join", ...expected.map(() => "message"), "leave"],
+      );
+    });
   }
+  assert.equal(watcher.socket.readyState, WebSocket.OPEN);
+  assert.equal(peer.socket.readyState, WebSocket.OPEN);
 });
 
-Deno.test("raw frames: an unfinished fragmented message is buffered by Deno past MAX_FRAME_BYTES", async () => {
+Deno.test("raw frames of an unfinished fragmented message are buffered by Deno past MAX_FRAME_BYTES", async () => {
   // Pinned platform gap, not the app's choice: Deno reassembles fragments
   // with no cap on the total, and the app only sees finished messages, so
   // MAX_FRAME_BYTES cannot stop a client that never sends the last fragment.
   // 4 MiB here is 256 times the limit; the same growth continues to hundreds
   // of MiB. If this starts failing because Deno closed the socket, Deno has
   // gained a cap: assert its close code instead.
-  const server = await startServer();
-  const watcher = await TestClient.join(
-    server,
-    await loginOk(server, "watcher"),
-  );
-  const socket = await RawSocket.join(server, {
-    cookie: await loginOk(server, "hoarder"),
-  });
-  try {
+  await using server = await startServer();
+  const watcher = await server.join("watcher");
+  {
+    using socket = await RawSocket.join(server, {
+      cookie: await loginOk(server, "hoarder"),
+    });
     const piece = "x".repeat(64 * 1024);
     await socket.sendFrame(OP.TEXT, piece, { fin: false });
     for (let i = 1; i < 64; i++) {
@@ -288,12 +262,6 @@ Deno.test("raw frames: an unfinished fragmented message is buffered by Deno past
     assert.equal(frame?.opcode, OP.PONG);
     assert.equal(socket.eof, false);
     assert.equal((await healthz(server)).body.connections, 2);
-  } finally {
-    socket.abort();
-    await watcher.waitFor((e) =>
-      e.type === "leave" && e.nickname === "hoarder"
-    );
-    await watcher.close();
-    await server.close();
   }
+  await watcher.waitForNotice("leave", "hoarder");
 });

@@ -68,34 +68,30 @@ Deno.test("nicknameKey() is case-insensitive (property)", () => {
 });
 
 Deno.test("createKvNicknameRegistry() leases a name to one session at a time", async () => {
-  const kv = await Deno.openKv(":memory:");
+  using kv = await Deno.openKv(":memory:");
   let now = 1_000_000;
   const registry = createKvNicknameRegistry(kv, { now: () => now });
-  try {
-    assert.equal(await registry.claim("Ann", "s1", 1000), true);
-    assert.equal(await registry.claim("ANN", "s2", 1000), false);
-    assert.equal(await registry.holder("ann"), "s1");
-    now += 1001;
-    assert.equal(await registry.holder("ann"), undefined);
-    assert.equal(await registry.claim("ann", "s2", 1000), true);
-    await registry.release("ann", "s1");
-    assert.equal(await registry.holder("Ann"), "s2");
-    await registry.release("ann", "s2");
-    assert.equal(await registry.claim("Ann", "s3", 1000), true);
-    const lost = await registry.renew([
-      { nickname: "Ann", sid: "s3" },
-      { nickname: "Ann", sid: "s1" },
-    ], 5000);
-    assert.deepEqual(lost, ["Ann"]);
-    // Concurrent claims of one free name: exactly one wins.
-    const results = await Promise.all(
-      Array.from(
-        { length: 20 },
-        (_, i) => registry.claim("race", `r${i}`, 1000),
-      ),
-    );
-    assert.equal(results.filter(Boolean).length, 1);
-  } finally {
-    kv.close();
-  }
+  assert.equal(await registry.claim("Ann", "s1", 1000), true);
+  assert.equal(await registry.claim("ANN", "s2", 1000), false);
+  assert.equal(await registry.holder("ann"), "s1");
+  now += 1001;
+  assert.equal(await registry.holder("ann"), undefined);
+  assert.equal(await registry.claim("ann", "s2", 1000), true);
+  await registry.release("ann", "s1");
+  assert.equal(await registry.holder("Ann"), "s2");
+  await registry.release("ann", "s2");
+  assert.equal(await registry.claim("Ann", "s3", 1000), true);
+  const lost = await registry.renew([
+    { nickname: "Ann", sid: "s3" },
+    { nickname: "Ann", sid: "s1" },
+  ], 5000);
+  assert.deepEqual(lost, ["Ann"]);
+  // Concurrent claims of one free name: exactly one wins.
+  const results = await Promise.all(
+    Array.from(
+      { length: 20 },
+      (_, i) => registry.claim("race", `r${i}`, 1000),
+    ),
+  );
+  assert.equal(results.filter(Boolean).length, 1);
 });

@@ -1,7 +1,8 @@
 /**
- * The chat room page. It renders the frame; static/chat.js fills it from
- * the WebSocket. Data reaches the script through data-* attributes and a
- * JSON block, never inline script, so the CSP can forbid inline code.
+ * The chat room page. It renders the frame; the modules under static/chat/
+ * (entry: static/chat/main.js) fill it from the WebSocket. Data reaches the
+ * script through data-* attributes and a JSON block, never inline script,
+ * so the CSP can forbid inline code.
  *
  * @module
  */
@@ -37,7 +38,7 @@ export function ChatPage(
     <Layout
       lang={lang}
       title={t(lang, "chat_title", { room: roomLabel })}
-      scripts={["lang_switch.js", "chat.js"]}
+      scripts={["lang_switch.js", "chat/main.js"]}
       bodyClass="page-chat"
     >
       <a class="skip-link" href="#message-input">{t(lang, "skip_to_input")}</a>

@@ -17,15 +17,9 @@ import type {
 } from "playwright-core";
 import { loadConfig } from "../lib/app/config.ts";
 import { createApp } from "../main.ts";
-import {
-  backoffDelay,
-  format,
-  linkSegments,
-  nickColourClass,
-  roomPath,
-  roomSlug,
-  socketUrl,
-} from "../static/chat.js";
+import { roomPath, roomSlug, socketUrl } from "../static/chat/addresses.js";
+import { backoffDelay } from "../static/chat/connection.js";
+import { format, linkSegments, nickColourClass } from "../static/chat/text.js";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 // The closed network here refuses Chromium's own background traffic; these
@@ -47,7 +41,7 @@ const XSS = "<img src=x onerror=alert(1)>";
 // The full payload is longer than a nickname may be; this one fits
 const XSS_NICK = "<svg/onload=alert(1)>";
 
-// ---- Client helpers from static/chat.js: no browser needed ----
+// ---- Client helpers from static/chat/: no browser needed ----
 
 Deno.test("client: links are http(s) only and stop where the URL stops", () => {
   assert.deepEqual(linkSegments("see https://example.com/a?b=1."), [

@@ -1,0 +1,165 @@
+// @ts-check
+/**
+ * What each frame from the server does to the page: the welcome (with
+ * history, possibly after a reconnect), messages, presence, typing and
+ * errors. Messages are de-duplicated by id, so a resend after a reconnect
+ * shows nothing twice.
+ *
+ * @module
+ */
+
+/**
+ * @typedef {import("./message_log.js").ChatMessage} ChatMessage
+ * @typedef {{
+ *   s: import("./page.js").Translate,
+ *   conn: ReturnType<typeof import("./connection.js").createConnection>,
+ *   log: import("./message_log.js").MessageLog,
+ *   outbox: ReturnType<typeof import("./outbox.js").createOutbox>,
+ *   presence: ReturnType<typeof import("./presence.js").createPresence>,
+ *   rooms: ReturnType<typeof import("./rooms_panel.js").createRoomsPanel>,
+ * }} Parts
+ */
+
+/**
+ * Applies server frames to the parts of the page.
+ * @param {Parts} parts
+ */
+export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
+  /** @type {Set<number>} */
+  const seen = new Set();
+  let lastId = 0;
+
+  /** @param {unknown} frame */
+  function handle(frame) {
+    if (typeof frame !== "object" || frame === null) return;
+    const event = /** @type {Record<string, any>} */ (frame);
+    switch (event.type) {
+      case "batch":
+        if (Array.isArray(event.events)) {
+          for (const inner of event.events) handle(inner);
+        }
+        break;
+      case "welcome":
+        onWelcome(event);
+        break;
+      case "message":
+        onMessage(/** @type {ChatMessage} */ (event), false);
+        break;
+      case "join":
+      case "leave":
+        onPresence(event.type, event.nickname, event.ts);
+        break;
+      case "typing":
+        presence.typing(event.nickname);
+        break;
+      case "error":
+        onError(String(event.code), event.retryAfter);
+        break;
+    }
+  }
+
+  /** @param {Record<string, any>} event */
+  function onWelcome(event) {
+    const recovering = conn.welcomed;
+    conn.welcome();
+    presence.reset(event.nickname, event.users);
+    if (recovering && event.recovered === false) {
+      log.notice(s("notice_missed"));
+    }
+    if (Array.isArray(event.history)) {
+      for (const message of event.history) onMessage(message, !recovering);
+    }
+    outbox.flush();
+    log.updateEmpty();
+    if (!recovering) log.scrollToBottom();
+    rooms.refresh();
+  }
+
+  /**
+   * @param {ChatMessage} message
+   * @param {boolean} initial true for the history of the first welcome
+   */
+  function onMessage(message, initial) {
+    if (
+      typeof message?.id !== "number" || typeof message.text !== "string" ||
+      typeof message.nickname !== "string"
+    ) return;
+    if (seen.has(message.id)) {
+      // Already shown: a pending copy of it would be a duplicate
+      outbox.dropCopy(message);
+      return;
+    }
+    seen.add(message.id);
+    lastId = Math.max(lastId, message.id);
+    presence.stopTyping(message.nickname);
+
+    const stick = log.isAtBottom();
+    const mine = message.nickname === presence.me;
+    const confirmed = outbox.confirm(message);
+    if (!confirmed) log.add(message, mine);
+    log.updateEmpty();
+    if (stick || confirmed) log.scrollToBottom();
+    else if (!initial) log.showPill();
+    if (!initial && !confirmed && !mine && document.hidden) log.countUnread();
+  }
+
+  /**
+   * @param {string} kind
+   * @param {unknown} nickname
+   * @param {unknown} ts
+   */
+  function onPresence(kind, nickname, ts) {
+    if (typeof nickname !== "string") return;
+    if (kind === "join") {
+      if (!presence.join(nickname)) return;
+      log.notice(s("event_join", { nickname }), "presence", ts);
+    } else {
+      if (!presence.leave(nickname)) return;
+      log.notice(s("event_leave", { nickname }), "presence", ts);
+    }
+    rooms.scheduleRefresh();
+  }
+
+  /**
+   * @param {string} code
+   * @param {unknown} retryAfter
+   */
+  function onError(code, retryAfter) {
+    const wait = typeof retryAfter === "number" && retryAfter > 0
+      ? Math.ceil(retryAfter)
+      : undefined;
+    if (code === "rate_limited") {
+      // One notice per slow-down, not one per refused message
+      if (!outbox.throttled) {
+        log.notice(
+          wait
+            ? s("error_rate_limited_wait", { seconds: wait })
+            : s("error_rate_limited"),
+          "error",
+        );
+      }
+      outbox.slowDown(typeof retryAfter === "number" ? retryAfter : 2);
+    } else if (code === "internal") {
+      log.notice(s("error_internal"), "error");
+      outbox.retry(3);
+    } else if (
+      code === "too_long" || code === "empty" || code === "bad_request"
+    ) {
+      const text = s(`error_${code}`);
+      log.notice(text, "error");
+      outbox.refuseOldest(text);
+    } else {
+      log.notice(s("error_unknown", { code: code.slice(0, 32) }), "error");
+    }
+  }
+
+  return {
+    /** Applies one parsed frame; anything unexpected is ignored. */
+    handle,
+
+    /** The highest message id seen, for `since` when reconnecting. */
+    get lastId() {
+      return lastId;
+    },
+  };
+}

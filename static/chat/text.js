@@ -1,0 +1,136 @@
+// @ts-check
+/**
+ * Pure helpers for what the page shows: filling translated strings,
+ * finding links in message text, message times and nickname colours.
+ * Nothing here touches the DOM, so tests import it outside a browser.
+ *
+ * @module
+ */
+
+/** Colour classes for nicknames; style.css defines --nick-0 to --nick-7 */
+const NICK_COLOURS = 8;
+
+/**
+ * Fills `{name}` placeholders in a translated string, as lib/web/i18n.ts does.
+ * An unknown one is left as written, so a missing value shows, not vanishes.
+ * @param {string} template
+ * @param {Record<string, string | number>} [vars]
+ * @returns {string}
+ */
+export function format(template, vars = {}) {
+  return template.replace(
+    /\{([a-z_]+)\}/g,
+    (whole, /** @type {string} */ name) =>
+      Object.hasOwn(vars, name) ? String(vars[name]) : whole,
+  );
+}
+
+// RFC 3986 characters only: chat text in Chinese has no spaces, so a link
+// must stop at the first CJK character or full-width punctuation
+const URL_PATTERN =
+  /(?<![A-Za-z0-9])https?:\/\/[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+/gi;
+
+/**
+ * Drops the punctuation that ends a sentence rather than a link, and a
+ * closing bracket that has no opening one inside the link
+ * @param {string} url
+ * @returns {string}
+ */
+function trimUrlTail(url) {
+  let out = url;
+  for (;;) {
+    const last = out.at(-1);
+    if (last === undefined) return out;
+    if (".,;:!?'*".includes(last)) {
+      out = out.slice(0, -1);
+      continue;
+    }
+    const open = last === ")" ? "(" : last === "]" ? "[" : undefined;
+    if (open !== undefined) {
+      const opens = out.split(open).length - 1;
+      const closes = out.split(last).length - 1;
+      if (closes > opens) {
+        out = out.slice(0, -1);
+        continue;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Splits message text into plain runs and http(s) links, to render as text.
+ * A link carries the parsed href; its text is what the person typed.
+ * @param {string} text
+ * @returns {{ text: string, href?: string }[]}
+ */
+export function linkSegments(text) {
+  /** @type {{ text: string, href?: string }[]} */
+  const out = [];
+  let done = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const start = match.index ?? 0;
+    const candidate = trimUrlTail(match[0]);
+    let href;
+    try {
+      const url = new URL(candidate);
+      // The pattern already insists on http(s); this guards the parser's view
+      if (
+        (url.protocol === "http:" || url.protocol === "https:") && url.host
+      ) {
+        href = url.href;
+      }
+    } catch {
+      // Not a URL after all, e.g. "http://": it stays text
+    }
+    if (href === undefined) continue;
+    if (start > done) out.push({ text: text.slice(done, start) });
+    out.push({ text: candidate, href });
+    done = start + candidate.length;
+  }
+  if (done < text.length) out.push({ text: text.slice(done) });
+  return out;
+}
+
+/**
+ * A colour class for a nickname, the same on every page load.
+ * @param {string} nickname
+ * @returns {string}
+ */
+export function nickColourClass(nickname) {
+  let hash = 0;
+  for (const ch of nickname) {
+    hash = (hash * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
+  }
+  return `nick-c${hash % NICK_COLOURS}`;
+}
+
+/** @type {Map<string, Intl.DateTimeFormat>} */
+const formatters = new Map();
+
+/**
+ * A message time for display: hours and minutes today, with the date before.
+ * @param {number} ts
+ * @param {string} lang
+ * @param {number} [now]
+ * @returns {string}
+ */
+export function formatTime(ts, lang, now = Date.now()) {
+  const date = new Date(ts);
+  const today = new Date(now).toDateString() === date.toDateString();
+  const key = `${lang}|${today}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat(
+      lang,
+      today ? { hour: "numeric", minute: "2-digit" } : {
+        month: "short",
+        day: "numeric",
+        hour: "numeric",
+        minute: "2-digit",
+      },
+    );
+    formatters.set(key, formatter);
+  }
+  return formatter.format(date);
+}

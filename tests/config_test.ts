@@ -1,31 +1,51 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../lib/app/config.ts";
+import {
+  ConfigError,
+  loadConfig,
+  MIN_SECRET_LENGTH,
+} from "../lib/app/config.ts";
+import { generateSecret } from "../lib/app/services.ts";
 
 Deno.test("loadConfig() applies the documented defaults", () => {
-  const config = loadConfig({});
-  assert.equal(config.server.port, 8000);
-  assert.equal(config.server.hostname, "0.0.0.0");
   // No secret configured: the app makes one at start (see generateSecret).
-  assert.deepEqual(config.session.secrets, []);
-  assert.equal(config.server.instanceName, "chat");
-  assert.deepEqual(config.session.allowedOrigins, []);
-  assert.equal(config.nicknames.graceSeconds, 30);
-  assert.equal(config.limits.maxFrameBytes, 16384);
-  assert.equal(config.limits.maxMessageChars, 2000);
-  assert.equal(config.limits.rateBurst, 10);
-  assert.equal(config.limits.ratePerSecond, 1);
-  assert.equal(config.limits.maxConnectionsPerIp, 20);
-  assert.equal(config.limits.maxConnections, 10000);
-  assert.equal(config.limits.slowClientBytes, 1048576);
-  assert.equal(config.limits.idleTimeoutSeconds, 30);
-  assert.equal(config.history.kvPath, "./data/chat.db");
-  assert.equal(config.history.size, 200);
-  assert.equal(config.history.ttlDays, 30);
-  assert.equal(config.history.onJoin, 50);
-  assert.equal(config.fanout.batchMs, 0);
-  assert.equal(config.server.workers, 1);
-  assert.equal(config.cluster.bus, "memory");
-  assert.equal(config.cluster.presenceTtlSeconds, 15);
+  assert.deepEqual(loadConfig({}, { cores: 2 }), {
+    server: {
+      port: 8000,
+      hostname: "0.0.0.0",
+      workers: 1,
+      instanceName: "chat",
+    },
+    session: { secrets: [], maxAgeSeconds: 604800, allowedOrigins: [] },
+    nicknames: { graceSeconds: 30 },
+    limits: {
+      maxFrameBytes: 16384,
+      maxMessageChars: 2000,
+      rateBurst: 10,
+      ratePerSecond: 1,
+      maxConnectionsPerIp: 20,
+      maxConnections: 10000,
+      slowClientBytes: 1048576,
+      idleTimeoutSeconds: 30,
+    },
+    history: { kvPath: "./data/chat.db", size: 200, ttlDays: 30, onJoin: 50 },
+    fanout: { batchMs: 0 },
+    cluster: { bus: "memory", redisUrl: undefined, presenceTtlSeconds: 15 },
+  });
+});
+
+Deno.test("loadConfig() is pure: one environment gives one config", () => {
+  const env = { COOKIE_SECRET: "s".repeat(32), WORKERS: "auto" };
+  assert.deepEqual(
+    loadConfig(env, { cores: 3 }),
+    loadConfig(env, { cores: 3 }),
+  );
+});
+
+Deno.test("generateSecret() makes a fresh secret long enough for config", () => {
+  const a = generateSecret();
+  assert.ok(a.length >= MIN_SECRET_LENGTH);
+  assert.notEqual(a, generateSecret());
+  assert.deepEqual(loadConfig({ COOKIE_SECRET: a }).session.secrets, [a]);
 });
 
 Deno.test("loadConfig() reads secrets for rotation and extra origins", () => {

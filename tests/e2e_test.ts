@@ -19,7 +19,12 @@ import { loadConfig } from "../lib/app/config.ts";
 import { createApp } from "../main.ts";
 import { roomPath, roomSlug, socketUrl } from "../static/chat/addresses.js";
 import { backoffDelay } from "../static/chat/connection.js";
-import { format, linkSegments, nickColourClass } from "../static/chat/text.js";
+import {
+  format,
+  linkSegments,
+  nickColourClass,
+  nickColourRules,
+} from "../static/chat/text.js";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 // The closed network here refuses Chromium's own background traffic; these
@@ -127,6 +132,14 @@ Deno.test("client: format and nickname colours", () => {
   assert.equal(format("{a}", { a: "$&{a}" }), "$&{a}");
   assert.equal(nickColourClass("ann"), nickColourClass("ann"));
   assert.match(nickColourClass(XSS), /^nick-c[0-7]$/);
+});
+
+Deno.test("client: every nickname colour class gets its palette colour", () => {
+  const rules = nickColourRules();
+  assert.equal(rules.length, 8);
+  rules.forEach((rule, i) => {
+    assert.equal(rule, `.nick-c${i} { color: var(--nick-${i}); }`);
+  });
 });
 
 // ---- The browser tests ----
@@ -455,6 +468,24 @@ Deno.test({
           await bo.locator(".msg.own", { hasText: "hello from ann" }).count(),
           0,
         );
+        // Someone else's nickname has its palette colour (the page makes
+        // the rules)
+        const colour = await bo.locator(".msg-nick", { hasText: "ann" })
+          .evaluate((el) => {
+            const index = [...el.classList].find((c) => /^nick-c\d$/.test(c))
+              ?.slice("nick-c".length);
+            const probe = document.createElement("span");
+            probe.style.color = `var(--nick-${index})`;
+            document.body.append(probe);
+            const want = getComputedStyle(probe).color;
+            probe.remove();
+            return { index, got: getComputedStyle(el).color, want };
+          });
+        assert.ok(
+          colour.index !== undefined,
+          "the nickname has a colour class",
+        );
+        assert.equal(colour.got, colour.want);
 
         // The send button works too, and Chinese text goes through intact
         await bo.fill("#message-input", "你好，ann！");

@@ -105,6 +105,19 @@ export function nickColourClass(nickname) {
   return `nick-c${hash % NICK_COLOURS}`;
 }
 
+/**
+ * The CSS rules that give each nickColourClass its palette colour.
+ * Made here from the same count, so the classes and their rules cannot
+ * disagree; style.css keeps the palette itself, light and dark.
+ * @returns {string[]}
+ */
+export function nickColourRules() {
+  return Array.from(
+    { length: NICK_COLOURS },
+    (_, i) => `.nick-c${i} { color: var(--nick-${i}); }`,
+  );
+}
+
 /** @type {Map<string, Intl.DateTimeFormat>} */
 const formatters = new Map();
 

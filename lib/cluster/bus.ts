@@ -42,6 +42,8 @@ export interface Bus {
   publish(envelope: BusEnvelope): void;
   /** Where envelopes from other instances go; set once, by the hub. */
   listen(handler: BusHandler): void;
+  /** Whether the bus reaches the other instances now (readiness). */
+  isUp(): boolean;
   /** This instance now has people in `room`: listen to it. */
   watch(room: string): void;
   /** This instance has nobody left in `room`. */
@@ -69,6 +71,7 @@ export function createMemoryBus(): Bus {
   return {
     publish() {},
     listen() {},
+    isUp: () => true,
     watch() {},
     unwatch() {},
     close: () => Promise.resolve(),
@@ -97,6 +100,7 @@ export function createBroadcastBus(
       }
     },
     listen: (handler) => inbox.listen(handler),
+    isUp: () => true,
     watch() {},
     unwatch() {},
     close() {

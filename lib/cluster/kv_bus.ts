@@ -78,6 +78,8 @@ export function createKvBus(
       }
     },
     listen: (handler) => inbox.listen(handler),
+    // KV is the bus: when it is down, readiness says so through KV itself.
+    isUp: () => true,
     watch(room) {
       if (watches.has(room)) return;
       const reader = kv.watch([KEYS.head(room)]).getReader();

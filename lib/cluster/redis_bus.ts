@@ -70,6 +70,7 @@ export async function createRedisBus(
         });
     },
     listen: (handler) => inbox.listen(handler),
+    isUp: () => !down && publisher.isReady && subscriber.isReady,
     watch(room) {
       if (rooms.has(room)) return;
       rooms.add(room);

@@ -3,7 +3,7 @@
  * rules that choose between them.
  *
  * Placeholders are written `{name}` and filled by {@linkcode t} on the server
- * and by the same rule in the browser (static/chat.js), so the client gets
+ * and by the same rule in the browser (static/chat/text.js), so the client gets
  * the raw templates from {@linkcode clientStrings}.
  *
  * @module
@@ -184,7 +184,7 @@ const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = {
   "zh-CN": zhCN,
 };
 
-// The strings static/chat.js and static/lang_switch.js look up at run time;
+// The strings the modules in static/chat/ and static/lang_switch.js look up at run time;
 // the rest are only used while rendering on the server
 const CLIENT_KEYS: readonly MessageKey[] = [
   "chat_title",

@@ -23,6 +23,13 @@ import { createKvPresence } from "../storage/presence_leases.ts";
 import { createKvRevocations } from "../storage/revocations.ts";
 import type { Config } from "./config.ts";
 import { defaultLog, type Logger } from "./log.ts";
+import type * as RedisBus from "../cluster/redis_bus.ts";
+
+type RedisBusModule = typeof RedisBus;
+// A specifier in a variable, so the Redis client (about 15 MB of npm
+// packages) is not in the module graph: Deno installs every npm package of
+// that graph before starting, and only a REDIS_URL needs this one.
+const REDIS_BUS = "../cluster/redis_bus.ts";
 
 /** What the wiring builds and hands to each routes/ module. */
 export interface Services {
@@ -142,8 +149,7 @@ async function createBus(
     case "kv":
       return createKvBus({ kv: deps.kv, history: deps.history, log });
     case "redis": {
-      // Loaded only when used, so single-process and Deploy never pull it in.
-      const { createRedisBus } = await import("../cluster/redis_bus.ts");
+      const { createRedisBus }: RedisBusModule = await import(REDIS_BUS);
       return await createRedisBus({
         url: config.cluster.redisUrl!,
         origin,

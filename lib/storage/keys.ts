@@ -9,6 +9,8 @@
 export const KEYS = {
   /** A room's head: the id of its newest message. Watched by the KV bus. */
   head: (room: string): Deno.KvKey => ["seq", room],
+  /** Every room's head. */
+  headPrefix: ["seq"] as Deno.KvKey,
   /** One stored message. */
   message: (room: string, id: number): Deno.KvKey => ["msg", room, id],
   /** One instance's presence lease for one session in one room. */
@@ -25,4 +27,6 @@ export const KEYS = {
   nickname: (key: string): Deno.KvKey => ["nick", key],
   /** A session ended by logout. */
   revoked: (sid: string): Deno.KvKey => ["revoked", sid],
+  /** Every session ended by logout. */
+  revokedPrefix: ["revoked"] as Deno.KvKey,
 } as const;

@@ -1,0 +1,402 @@
+/**
+ * Copying a chat between Deno KV stores as JSON lines: every room's head and
+ * its kept messages, and the sessions ended by logout. Presence and nickname
+ * leases are not copied: they expire within seconds and the instances of the
+ * target renew their own.
+ *
+ * Both directions stream: memory stays bounded by one chunk of messages,
+ * whatever the size of the chat.
+ *
+ * @module
+ */
+import { isRoomName } from "../chat/protocol.ts";
+import { KEYS } from "./keys.ts";
+
+/** The first line of every export; a change of format bumps the version. */
+export const EXPORT_FORMAT = "deno-chat-export";
+const EXPORT_VERSION = 1;
+
+/** One line of an export. */
+export type ExportLine =
+  | { kind: "header"; format: string; version: number; exportedAt: number }
+  | { kind: "room"; room: string; head: number }
+  | {
+    kind: "message";
+    room: string;
+    id: number;
+    nickname: string;
+    text: string;
+    ts: number;
+    cid?: string;
+  }
+  | { kind: "revoked"; sid: string };
+
+/** What an export wrote. */
+export interface ExportSummary {
+  rooms: number;
+  messages: number;
+  revoked: number;
+}
+
+interface Stored {
+  nickname: string;
+  text: string;
+  ts: number;
+  cid?: string;
+}
+
+/**
+ * Writes the chat in `kv` to `write`, one JSON line at a time: a header, then
+ * per room its head followed by its messages in id order, then revocations.
+ */
+export async function exportKv(
+  kv: Deno.Kv,
+  write: (line: string) => void | Promise<void>,
+): Promise<ExportSummary> {
+  const emit = (line: ExportLine) => write(JSON.stringify(line));
+  const summary: ExportSummary = { rooms: 0, messages: 0, revoked: 0 };
+  await emit({
+    kind: "header",
+    format: EXPORT_FORMAT,
+    version: EXPORT_VERSION,
+    exportedAt: Date.now(),
+  });
+  for await (const entry of kv.list<number>({ prefix: KEYS.headPrefix })) {
+    const room = entry.key[1];
+    if (typeof room !== "string" || typeof entry.value !== "number") continue;
+    const head = entry.value;
+    await emit({ kind: "room", room, head });
+    summary.rooms++;
+    // Messages appended while this runs are past `head`: left for a later run.
+    const messages = kv.list<Stored>({
+      start: KEYS.message(room, 1),
+      end: KEYS.message(room, head + 1),
+    }, { batchSize: 200 });
+    for await (const { key, value } of messages) {
+      const line: ExportLine = {
+        kind: "message",
+        room,
+        id: key[2] as number,
+        nickname: value.nickname,
+        text: value.text,
+        ts: value.ts,
+      };
+      if (value.cid !== undefined) line.cid = value.cid;
+      await emit(line);
+      summary.messages++;
+    }
+  }
+  for await (const entry of kv.list({ prefix: KEYS.revokedPrefix })) {
+    const sid = entry.key[1];
+    if (typeof sid !== "string") continue;
+    await emit({ kind: "revoked", sid });
+    summary.revoked++;
+  }
+  return summary;
+}
+
+/** How long what is imported lives in the target. */
+export interface ImportOptions {
+  /** HISTORY_TTL_DAYS of the target: a message expires this long after it was sent. */
+  messageTtlMs: number;
+  /** SESSION_MAX_AGE_SECONDS of the target: no cookie outlives it, so no revocation needs to. */
+  revocationTtlMs: number;
+  /** The clock, for tests. */
+  now?: () => number;
+}
+
+/** What an import did; re-running the same import writes nothing. */
+export interface ImportSummary {
+  rooms: number;
+  /** Messages written to the target. */
+  written: number;
+  /** Messages the target already had, or that had expired, or were under its head. */
+  skipped: number;
+  revoked: number;
+  /** Rooms left as they were because the target's history differs: "room: why". */
+  conflicts: string[];
+}
+
+/** Thrown for a line that is not part of a valid export; nothing of that line was written. */
+export class ImportError extends Error {
+  override name = "ImportError";
+}
+
+// Deno KV allows 100 checks and 1000 mutations per atomic operation.
+const CHUNK = 50;
+// Deno KV's getMany reads at most 10 keys.
+const GET_MANY = 10;
+
+type MessageLine = Extract<ExportLine, { kind: "message" }>;
+
+/**
+ * Reads an export and merges it into `kv`. A room's head only grows: a room
+ * whose target head is past the export's, or whose stored messages differ
+ * from the export's, is left alone and reported in `conflicts`. Messages the
+ * target already has are skipped, so running it twice writes nothing new.
+ */
+export async function importKv(
+  kv: Deno.Kv,
+  lines: AsyncIterable<string>,
+  options: ImportOptions,
+): Promise<ImportSummary> {
+  const now = options.now ?? Date.now;
+  const summary: ImportSummary = {
+    rooms: 0,
+    written: 0,
+    skipped: 0,
+    revoked: 0,
+    conflicts: [],
+  };
+  let room: RoomImport | undefined;
+  let lineNo = 0;
+  let sawHeader = false;
+  for await (const raw of lines) {
+    lineNo++;
+    if (raw.trim() === "") continue;
+    const line = parseLine(raw, lineNo);
+    if (!sawHeader) {
+      if (line.kind !== "header") {
+        throw new ImportError(
+          `Invalid line ${lineNo}: expected the "${EXPORT_FORMAT}" header first`,
+        );
+      }
+      sawHeader = true;
+      continue;
+    }
+    if (line.kind === "header") {
+      throw new ImportError(`Invalid line ${lineNo}: a second header`);
+    }
+    if (line.kind === "room") {
+      if (room) await room.finish(summary);
+      room = await RoomImport.open(kv, line, { ...options, now });
+      summary.rooms++;
+    } else if (line.kind === "message") {
+      if (!room || room.name !== line.room) {
+        throw new ImportError(
+          `Invalid line ${lineNo}: message of room "${line.room}" outside its room`,
+        );
+      }
+      await room.add(line, lineNo, summary);
+    } else {
+      if (room) await room.finish(summary);
+      room = undefined;
+      const result = await kv.atomic()
+        .check({ key: KEYS.revoked(line.sid), versionstamp: null })
+        .set(KEYS.revoked(line.sid), true, {
+          expireIn: options.revocationTtlMs,
+        })
+        .commit();
+      if (result.ok) summary.revoked++;
+    }
+  }
+  if (room) await room.finish(summary);
+  if (!sawHeader) {
+    throw new ImportError(`Invalid export: no "${EXPORT_FORMAT}" header`);
+  }
+  return summary;
+}
+
+/** One room being imported: its messages gathered in chunks, its head last. */
+class RoomImport {
+  readonly name: string;
+  #kv: Deno.Kv;
+  #head: number;
+  #options: Required<ImportOptions>;
+  #target: Deno.KvEntryMaybe<number>;
+  #pending: MessageLine[] = [];
+  #lastId = 0;
+  #conflict: string | undefined;
+
+  private constructor(
+    kv: Deno.Kv,
+    line: { room: string; head: number },
+    state: {
+      options: Required<ImportOptions>;
+      target: Deno.KvEntryMaybe<number>;
+    },
+  ) {
+    this.#kv = kv;
+    this.name = line.room;
+    this.#head = line.head;
+    this.#options = state.options;
+    this.#target = state.target;
+    const targetHead = state.target.value ?? 0;
+    if (targetHead > line.head) {
+      this.#conflict =
+        `the target's head ${targetHead} is past the export's ${line.head}`;
+    }
+  }
+
+  /** Starts a room from its line, reading the target's head. */
+  static async open(
+    kv: Deno.Kv,
+    line: { room: string; head: number },
+    options: Required<ImportOptions>,
+  ): Promise<RoomImport> {
+    const target = await kv.get<number>(KEYS.head(line.room));
+    return new RoomImport(kv, line, { options, target });
+  }
+
+  /** Queues one message; ids must grow and stay within the room's head. */
+  async add(line: MessageLine, lineNo: number, summary: ImportSummary) {
+    if (line.id <= this.#lastId || line.id > this.#head) {
+      throw new ImportError(
+        `Invalid line ${lineNo}: message id ${line.id} of room "${this.name}" out of order or past its head ${this.#head}`,
+      );
+    }
+    this.#lastId = line.id;
+    this.#pending.push(line);
+    if (this.#pending.length >= CHUNK) await this.#flush(summary);
+  }
+
+  /** Commits what is queued, then moves the head up to the export's. */
+  async finish(summary: ImportSummary) {
+    await this.#flush(summary);
+    if (this.#conflict === undefined) {
+      await this.#raiseHead(this.#head);
+    }
+    if (this.#conflict !== undefined) {
+      summary.conflicts.push(`${this.name}: ${this.#conflict}`);
+    }
+  }
+
+  async #flush(summary: ImportSummary) {
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    if (this.#conflict !== undefined) {
+      summary.skipped += batch.length;
+      return;
+    }
+    const targetHead = this.#target.value ?? 0;
+    // Under the target's head, a message must be the same or gone (trimmed or
+    // expired there); it is never written back below the head.
+    const below = batch.filter((m) => m.id <= targetHead);
+    for (let i = 0; i < below.length; i += GET_MANY) {
+      const part = below.slice(i, i + GET_MANY);
+      const found = await this.#kv.getMany<Stored[]>(
+        part.map((m) => KEYS.message(this.name, m.id)),
+      );
+      for (const [j, entry] of found.entries()) {
+        if (entry.value !== null && !sameMessage(entry.value, part[j])) {
+          this.#conflict = `message ${part[j].id} differs in the target`;
+          summary.skipped += batch.length;
+          return;
+        }
+      }
+    }
+    summary.skipped += below.length;
+    const above = batch.filter((m) => m.id > targetHead);
+    if (above.length === 0) return;
+    const now = this.#options.now();
+    let op = this.#kv.atomic().check(this.#target);
+    let written = 0;
+    for (const m of above) {
+      // The same expiry as on the source: HISTORY_TTL_DAYS after it was sent.
+      const expireIn = m.ts + this.#options.messageTtlMs - now;
+      if (expireIn <= 0) continue;
+      const value: Stored = { nickname: m.nickname, text: m.text, ts: m.ts };
+      if (m.cid !== undefined) value.cid = m.cid;
+      op = op.set(KEYS.message(this.name, m.id), value, { expireIn });
+      written++;
+    }
+    const top = above[above.length - 1].id;
+    op = op.set(KEYS.head(this.name), top);
+    if (await this.#commit(op, top)) {
+      summary.written += written;
+      summary.skipped += above.length - written;
+    } else {
+      summary.skipped += above.length;
+    }
+  }
+
+  async #raiseHead(head: number) {
+    if ((this.#target.value ?? 0) >= head) return;
+    const op = this.#kv.atomic().check(this.#target).set(
+      KEYS.head(this.name),
+      head,
+    );
+    await this.#commit(op, head);
+  }
+
+  // The head is checked in every commit: if a server on the target appended
+  // meanwhile, the room now has its own newer history and is left alone.
+  async #commit(op: Deno.AtomicOperation, head: number): Promise<boolean> {
+    const result = await op.commit();
+    if (result.ok) {
+      this.#target = {
+        key: KEYS.head(this.name),
+        value: head,
+        versionstamp: result.versionstamp,
+      };
+      return true;
+    }
+    const now = await this.#kv.get<number>(KEYS.head(this.name));
+    this.#conflict =
+      `the target's head moved to ${now.value} during the import`;
+    return false;
+  }
+}
+
+function sameMessage(stored: Stored, line: MessageLine): boolean {
+  return stored.nickname === line.nickname && stored.text === line.text &&
+    stored.ts === line.ts && stored.cid === line.cid;
+}
+
+function parseLine(raw: string, lineNo: number): ExportLine {
+  const bad = (why: string) =>
+    new ImportError(`Invalid line ${lineNo}: ${why}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw bad("not JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad("expected a JSON object");
+  }
+  const v = value as Record<string, unknown>;
+  const isId = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  const room = () => {
+    if (typeof v.room !== "string" || !isRoomName(v.room)) {
+      throw bad(`invalid room ${JSON.stringify(v.room)}`);
+    }
+    return v.room;
+  };
+  switch (v.kind) {
+    case "header":
+      if (v.format !== EXPORT_FORMAT || v.version !== EXPORT_VERSION) {
+        throw bad(
+          `expected format "${EXPORT_FORMAT}" version ${EXPORT_VERSION}, got "${v.format}" version ${v.version}`,
+        );
+      }
+      return v as ExportLine;
+    case "room":
+      if (!isId(v.head)) throw bad(`invalid head ${JSON.stringify(v.head)}`);
+      return { kind: "room", room: room(), head: v.head as number };
+    case "message": {
+      const fields = typeof v.nickname === "string" &&
+        typeof v.text === "string" && Number.isFinite(v.ts) &&
+        (v.cid === undefined || typeof v.cid === "string");
+      if (!isId(v.id) || (v.id as number) < 1 || !fields) {
+        throw bad("expected a message with id, nickname, text and ts");
+      }
+      const line: MessageLine = {
+        kind: "message",
+        room: room(),
+        id: v.id as number,
+        nickname: v.nickname as string,
+        text: v.text as string,
+        ts: v.ts as number,
+      };
+      if (v.cid !== undefined) line.cid = v.cid as string;
+      return line;
+    }
+    case "revoked":
+      if (typeof v.sid !== "string" || v.sid === "") throw bad("invalid sid");
+      return { kind: "revoked", sid: v.sid };
+    default:
+      throw bad(`unknown kind ${JSON.stringify(v.kind)}`);
+  }
+}

@@ -8,7 +8,9 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { type Config, ConfigError, loadConfig } from "./lib/app/config.ts";
 import type { Hub } from "./lib/chat/hub.ts";
-import { defaultLog } from "./lib/app/log.ts";
+import { configureLogging, defaultLog, errorText } from "./lib/app/log.ts";
+import { configSummary } from "./lib/app/redact.ts";
+import { startupFailure } from "./lib/app/startup.ts";
 import {
   type BuildOptions,
   buildServices,
@@ -132,16 +134,39 @@ export async function createApp(
   };
 }
 
+/** Reads the config and sets up logging at its level; a bad value exits with one line per problem. */
 function readConfig(): Config {
+  let config: Config;
   try {
-    return loadConfig(Deno.env.toObject());
+    config = loadConfig(Deno.env.toObject());
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(err.message);
+      configureLogging({ level: "info" });
+      for (const problem of err.problems) defaultLog(problem);
       Deno.exit(1);
     }
     throw err;
   }
+  configureLogging({ level: config.log.level });
+  return config;
+}
+
+/** Logs why the server cannot start, in one line, and exits with 1. */
+function fail(err: unknown, config: Config): never {
+  defaultLog(startupFailure(err, config));
+  defaultLog("Start-up failure in detail", { error: errorText(err) }, {
+    level: "debug",
+  });
+  Deno.exit(1);
+}
+
+function warnWithoutSecret(config: Config): void {
+  if (config.session.secrets.length > 0) return;
+  defaultLog(
+    "COOKIE_SECRET is not set: using a random secret, so sessions will not survive a restart",
+    {},
+    { level: "warning" },
+  );
 }
 
 /** Set for the workers that `deno serve --parallel` runs on our behalf. */
@@ -159,36 +184,41 @@ function onSignal(stop: () => void): void {
 
 async function serve(): Promise<void> {
   const config = readConfig();
-  if (config.session.secrets.length === 0) {
-    console.warn(
-      "COOKIE_SECRET is not set: using a random secret, so sessions will not survive a restart",
-    );
-  }
+  warnWithoutSecret(config);
   if (config.server.workers > 1) return await serveParallel(config);
   let chat: ChatApp;
+  let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     chat = await createApp(config);
+    server = chat.serve({
+      port: config.server.port,
+      hostname: config.server.hostname,
+      onListen({ hostname, port }) {
+        const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
+        defaultLog(`Chat listening on http://${shown}:${port}/`, {
+          ...configSummary(config),
+          port,
+        }, { level: "info" });
+      },
+    });
   } catch (err) {
-    console.error(err instanceof Error ? err.message : String(err));
-    Deno.exit(1);
+    fail(err, config);
   }
-  const server = chat.serve({
-    port: config.server.port,
-    hostname: config.server.hostname,
-    onListen({ hostname, port }) {
-      const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
-      console.log(`Chat listening on http://${shown}:${port}/`);
-    },
-  });
 
   let stopping = false;
   onSignal(async () => {
     if (stopping) return;
     stopping = true;
+    defaultLog("Stopping: closing every socket with 1012", {
+      ...chat.hub.stats(),
+    }, {
+      level: "info",
+    });
     // Deno Deploy allows 5 s before SIGKILL; leave margin.
     const deadline = setTimeout(() => Deno.exit(0), 4000);
     await chat.close();
     clearTimeout(deadline);
+    defaultLog("Stopped", {}, { level: "info" });
     Deno.exit(0);
   });
   await server.finished;
@@ -212,6 +242,9 @@ async function serveParallel(config: Config): Promise<void> {
       write.push(dir);
     }
   }
+  defaultLog(`Chat starting ${config.server.workers} workers`, {
+    ...configSummary(config),
+  }, { level: "info" });
   const child = new Deno.Command("deno", {
     args: [
       "serve",
@@ -255,7 +288,13 @@ async function serveParallel(config: Config): Promise<void> {
 }
 
 async function serveWorker(): Promise<Deno.ServeDefaultExport> {
-  const chat = await createApp(readConfig());
+  const config = readConfig();
+  let chat: ChatApp;
+  try {
+    chat = await createApp(config);
+  } catch (err) {
+    fail(err, config);
+  }
   // The parent sends SIGUSR2 just before SIGTERM (see serveParallel).
   try {
     Deno.addSignalListener("SIGUSR2", () => chat.hub.shutdown());

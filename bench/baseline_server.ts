@@ -1,12 +1,12 @@
 /**
  * The floor the chat server is compared with: raw `Deno.upgradeWebSocket`,
  * one `send` per member, no rooms, no login, no persistence. It reads the
- * same PORT and HOSTNAME as the chat server so the bench drives both alike.
+ * same PORT and HOST as the chat server so the bench drives both alike.
  */
 const sockets = new Set<WebSocket>();
 Deno.serve({
   port: Number(Deno.env.get("PORT") ?? 8001),
-  hostname: Deno.env.get("HOSTNAME") ?? "127.0.0.1",
+  hostname: Deno.env.get("HOST") ?? "127.0.0.1",
 }, (req) => {
   const { pathname } = new URL(req.url);
   if (pathname === "/healthz") {

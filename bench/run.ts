@@ -288,10 +288,10 @@ async function startTarget(
   const inspectPort = inspect ? freePort(HOST) : 0;
   const kvFile = `./data/bench-${randomHex(6)}.db`;
   const env: Record<string, string> = target === "baseline"
-    ? { PORT: String(port), HOSTNAME: HOST }
+    ? { PORT: String(port), HOST }
     : {
       PORT: String(port),
-      HOSTNAME: HOST,
+      HOST,
       COOKIE_SECRET: randomHex(32),
       KV_PATH: settings.kv === "memory" ? ":memory:" : kvFile,
       // The bench measures fan-out, not the abuse limits.

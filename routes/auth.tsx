@@ -86,13 +86,19 @@ export function authRoutes(services: Services): Hono {
       secret: services.signingSecret,
       maxAgeSeconds: config.session.maxAgeSeconds,
     });
+    services.log("Logged in", { nickname }, { level: "info" });
     return c.redirect("/chat", 303);
   });
 
   app.post("/logout", sameOrigin, limit, async (c) => {
     const session = await currentSession(c, sessionOptions);
     // A copy of the cookie must not come back after logout.
-    if (session) await services.endSession(session);
+    if (session) {
+      await services.endSession(session);
+      services.log("Logged out", { nickname: session.nickname }, {
+        level: "info",
+      });
+    }
     clearSession(c);
     return c.redirect("/login", 303);
   });

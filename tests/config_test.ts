@@ -27,9 +27,16 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       slowClientBytes: 1048576,
       idleTimeoutSeconds: 30,
     },
-    history: { kvPath: "./data/chat.db", size: 200, ttlDays: 30, onJoin: 50 },
+    history: {
+      kvPath: "./data/chat.db",
+      requireHosted: false,
+      size: 200,
+      ttlDays: 30,
+      onJoin: 50,
+    },
     fanout: { batchMs: 0 },
     cluster: { bus: "memory", redisUrl: undefined, presenceTtlSeconds: 15 },
+    log: { level: "info" },
   });
 });
 
@@ -97,8 +104,62 @@ Deno.test("loadConfig() picks the bus from REDIS_URL, WORKERS and BUS", () => {
   assert.throws(() => loadConfig({ BUS: "redis" }), /REDIS_URL must be set/);
   assert.equal(loadConfig({ KV_PATH: ":memory:" }).history.kvPath, ":memory:");
   assert.equal(
-    loadConfig({ DENO_DEPLOYMENT_ID: "x" }).history.kvPath,
+    loadConfig({ DENO_DEPLOYMENT_ID: "x", COOKIE_SECRET: "s".repeat(32) })
+      .history.kvPath,
     undefined,
   );
-  assert.equal(loadConfig({ DENO_DEPLOYMENT_ID: "x" }).cluster.bus, "kv");
+  assert.equal(
+    loadConfig({ DENO_DEPLOYMENT_ID: "x", COOKIE_SECRET: "s".repeat(32) })
+      .cluster.bus,
+    "kv",
+  );
+});
+
+Deno.test("loadConfig() listens on HOST and ignores HOSTNAME (a container's name)", () => {
+  assert.deepEqual(
+    loadConfig({ HOSTNAME: "some-name" }),
+    loadConfig({}),
+  );
+  assert.equal(loadConfig({ HOST: "127.0.0.1" }).server.hostname, "127.0.0.1");
+});
+
+Deno.test("loadConfig() reads LOG_LEVEL and reports a bad one with the others", () => {
+  assert.equal(loadConfig({ LOG_LEVEL: "debug" }).log.level, "debug");
+  assert.equal(loadConfig({ LOG_LEVEL: " Warning " }).log.level, "warning");
+  assert.throws(
+    () => loadConfig({ LOG_LEVEL: "loud", PORT: "x" }),
+    (err) =>
+      err instanceof ConfigError && err.problems.includes(
+        'Invalid LOG_LEVEL "loud": expected debug, info, warning, error',
+      ) && err.problems.length === 2,
+  );
+});
+
+Deno.test("loadConfig() on Deno Deploy requires COOKIE_SECRET and the hosted KV", () => {
+  const deploy = { DENO_DEPLOYMENT_ID: "x" };
+  assert.throws(
+    () => loadConfig(deploy),
+    (err) =>
+      err instanceof ConfigError && err.problems.length === 1 &&
+      err.problems[0].startsWith("Missing COOKIE_SECRET on Deno Deploy: "),
+  );
+  const config = loadConfig({ ...deploy, COOKIE_SECRET: "s".repeat(32) });
+  assert.equal(config.history.requireHosted, true);
+  assert.equal(
+    loadConfig({
+      ...deploy,
+      COOKIE_SECRET: "s".repeat(32),
+      KV_PATH: "https://api.deno.com/databases/x/connect",
+    }).history.requireHosted,
+    false,
+  );
+});
+
+Deno.test("loadConfig() never repeats a password from a bad REDIS_URL", () => {
+  assert.throws(
+    () => loadConfig({ REDIS_URL: "http://:s3cretpass@redis:6379" }),
+    (err) =>
+      err instanceof ConfigError && !err.message.includes("s3cretpass") &&
+      err.message.includes("Invalid REDIS_URL"),
+  );
 });

@@ -34,7 +34,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       cwd: ROOT.pathname,
       env: {
         PORT: String(port),
-        HOSTNAME: "127.0.0.1",
+        HOST: "127.0.0.1",
         COOKIE_SECRET: SECRET,
         KV_PATH: `${dir.path}/chat.db`,
         NO_COLOR: "1",

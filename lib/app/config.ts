@@ -3,10 +3,13 @@
  *
  * @module
  */
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { redactUrl } from "./redact.ts";
 
 /** Where and how the process listens. */
 export interface ServerConfig {
   port: number;
+  /** From HOST: HOSTNAME is the container's name under Docker and Kubernetes. */
   hostname: string;
   /** Processes `deno task start` runs (`deno serve --parallel`). */
   workers: number;
@@ -43,8 +46,10 @@ export interface LimitsConfig {
 
 /** Durable room history in KV. */
 export interface HistoryConfig {
-  /** A KV file, `:memory:`, or undefined for the platform's default KV. */
+  /** A KV file, `:memory:`, a KV Connect URL, or undefined for the platform's default KV. */
   kvPath: string | undefined;
+  /** On Deno Deploy: the default KV must be the hosted database, not a per-instance fallback. */
+  requireHosted: boolean;
   size: number;
   ttlDays: number;
   onJoin: number;
@@ -66,6 +71,11 @@ export interface ClusterConfig {
   presenceTtlSeconds: number;
 }
 
+/** What is logged. */
+export interface LogConfig {
+  level: LogLevel;
+}
+
 /** Everything the service can be tuned with, by area; see the README's config table. */
 export interface Config {
   server: ServerConfig;
@@ -75,6 +85,7 @@ export interface Config {
   history: HistoryConfig;
   fanout: FanoutConfig;
   cluster: ClusterConfig;
+  log: LogConfig;
 }
 
 /** Raised by {@linkcode loadConfig} with one line per bad value. */
@@ -167,6 +178,35 @@ function readWorkers(
   return Number(value);
 }
 
+function readLogLevel(raw: string | undefined, problems: string[]): LogLevel {
+  const value = raw?.trim().toLowerCase();
+  if (!value) return "info";
+  if ((LOG_LEVELS as readonly string[]).includes(value)) {
+    return value as LogLevel;
+  }
+  problems.push(
+    `Invalid LOG_LEVEL "${raw!.trim()}": expected ${LOG_LEVELS.join(", ")}`,
+  );
+  return "info";
+}
+
+/** What Deno Deploy cannot run with: each instance would be a chat of its own. */
+function deployProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.session.secrets.length === 0) {
+    problems.push(
+      "Missing COOKIE_SECRET on Deno Deploy: every instance must sign sessions with the same secret; set one of at least 32 characters (openssl rand -hex 32) as a secret in the app's environment variables",
+    );
+  }
+  const path = config.history.kvPath;
+  if (path !== undefined && !/^https?:\/\//.test(path)) {
+    problems.push(
+      `Invalid KV_PATH "${path}" on Deno Deploy: each instance would have a store of its own; unset KV_PATH and assign a Deno KV database to the app`,
+    );
+  }
+  return problems;
+}
+
 /**
  * Reads and validates the configuration from an environment map, collecting
  * every problem before throwing so an operator fixes them all at once. Pure:
@@ -195,12 +235,16 @@ export function loadConfig(
     });
   }
 
-  const hostname = env.HOSTNAME?.trim() || "0.0.0.0";
+  // Not HOSTNAME: Docker and Kubernetes set it to the container's name.
+  const hostname = env.HOST?.trim() || "0.0.0.0";
+  const onDeploy = Boolean(env.DENO_DEPLOYMENT_ID?.trim());
   const kvRaw = env.KV_PATH?.trim();
   const redisUrl = env.REDIS_URL?.trim() || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
     problems.push(
-      `Invalid REDIS_URL "${redisUrl}": expected redis://host:port or rediss://host:port`,
+      `Invalid REDIS_URL "${
+        redactUrl(redisUrl)
+      }": expected redis://host:port or rediss://host:port`,
     );
   }
   const busRaw = env.BUS?.trim() || "";
@@ -214,7 +258,7 @@ export function loadConfig(
     ? "redis"
     : workers > 1
     ? "broadcast"
-    : env.DENO_DEPLOYMENT_ID
+    : onDeploy
     ? "kv"
     : "memory";
   if (busRaw) {
@@ -274,9 +318,10 @@ export function loadConfig(
     },
     history: {
       // Deno Deploy has no local disk: its KV is opened without a path.
-      kvPath: kvRaw === "default" || (!kvRaw && env.DENO_DEPLOYMENT_ID)
+      kvPath: kvRaw === "default" || (!kvRaw && onDeploy)
         ? undefined
         : kvRaw || "./data/chat.db",
+      requireHosted: onDeploy && (!kvRaw || kvRaw === "default"),
       size: int("HISTORY_SIZE", 200, 1, 100000),
       ttlDays: int("HISTORY_TTL_DAYS", 30, 1, 3650),
       onJoin: int("HISTORY_ON_JOIN", 50, 0, 100000),
@@ -287,7 +332,9 @@ export function loadConfig(
       redisUrl,
       presenceTtlSeconds: int("PRESENCE_TTL_SECONDS", 15, 2, 3600),
     },
+    log: { level: readLogLevel(env.LOG_LEVEL, problems) },
   };
+  if (onDeploy) problems.push(...deployProblems(config));
   const { history } = config;
   if (workers > 1 && history.kvPath === ":memory:") {
     problems.push(

@@ -44,6 +44,8 @@ export interface Services {
   signingSecret: string;
   /** Ends a session everywhere: a copy of its cookie is refused from now on and its sockets close. */
   endSession(session: Session): Promise<void>;
+  /** Where routes log (logins, logouts, errors). */
+  log: Logger;
 }
 
 /** Services plus what only their owner needs: the KV handle and how to stop. */
@@ -72,7 +74,10 @@ export async function buildServices(
   options: BuildOptions = {},
 ): Promise<BuiltServices> {
   const log = options.log ?? defaultLog;
-  const kv = options.kv ?? await openKv(config.history.kvPath);
+  const kv = options.kv ??
+    await openKv(config.history.kvPath, {
+      requireHosted: config.history.requireHosted,
+    });
   // Workers of one `deno serve --parallel` share an environment, so a
   // random part keeps every instance distinct.
   const instanceId = `${config.server.instanceName}-${
@@ -119,6 +124,7 @@ export async function buildServices(
       await revocations.revoke(session.sid);
       await hub.logout(session.sid, session.nickname);
     },
+    log,
     kv,
     async close() {
       if (closed) return;
@@ -140,7 +146,7 @@ async function createBus(
   },
 ): Promise<Bus> {
   const origin = deps.instanceId;
-  const log = (message: string) => deps.log(message);
+  const { log } = deps;
   switch (config.cluster.bus) {
     case "memory":
       return createMemoryBus();
@@ -150,7 +156,7 @@ async function createBus(
       return createKvBus({ kv: deps.kv, history: deps.history, log });
     case "redis": {
       const { createRedisBus }: RedisBusModule = await import(REDIS_BUS);
-      return await createRedisBus({
+      return createRedisBus({
         url: config.cluster.redisUrl!,
         origin,
         log,

@@ -37,7 +37,17 @@ export interface ConnectionOptions {
   since: number | undefined;
   /** Called once, when the connection becomes `gone`, with the state it had. */
   onGone(connection: Connection, previous: ConnectionState): void;
+  /** Where a close the operator should see (abuse, too slow) is logged. */
+  log?: Logger;
 }
+
+/** Closes an operator looks for (rate limits, oversized or binary frames, slow readers); others are debug. */
+const WARNED_CLOSES = new Set<number>([
+  CLOSE.POLICY,
+  CLOSE.TOO_BIG,
+  CLOSE.UNSUPPORTED,
+  CLOSE.TRY_AGAIN,
+]);
 
 /** One socket in one room, for one session. */
 export class Connection {
@@ -51,6 +61,7 @@ export class Connection {
   index = -1;
   #held: ClientRequest[] | undefined;
   #onGone: ConnectionOptions["onGone"];
+  #log: Logger | undefined;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     this.socket = socket;
@@ -59,6 +70,7 @@ export class Connection {
     this.ip = options.ip;
     this.since = options.since;
     this.#onGone = options.onGone;
+    this.#log = options.log;
   }
 
   /** Where the connection is in its life. */
@@ -105,6 +117,15 @@ export class Connection {
 
   /** Closes the socket and removes the connection at once, since Deno may fire close twice or never. */
   close(code: number, reason: string): void {
+    if (this.#state !== "gone") {
+      this.#log?.("Closed a socket", {
+        code,
+        reason,
+        nickname: this.session.nickname,
+        room: this.room.name,
+        ip: this.ip,
+      }, { level: WARNED_CLOSES.has(code) ? "warning" : "debug" });
+    }
     try {
       const state = this.socket.readyState;
       if (state === WebSocket.OPEN || state === WebSocket.CONNECTING) {

@@ -159,6 +159,7 @@ export class Hub {
       ip: info.ip,
       since: info.since,
       onGone: (c, previous) => this.#detach(c, previous),
+      log: this.#log,
     });
     session.sockets.add(connection);
     room.attach();

@@ -296,7 +296,7 @@ export class Room {
       this.#ctx.log("Messages lost between instances: skipping them", {
         room: this.name,
         ...ordered.skipped,
-      });
+      }, { level: "warning" });
     }
     if (ordered.retryInMs !== undefined && this.#retryTimer === undefined) {
       this.#retryTimer = setTimeout(() => {

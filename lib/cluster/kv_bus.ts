@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { errorText, type Logger } from "../app/log.ts";
 import type { ChatMessage } from "../chat/protocol.ts";
 import type { HistoryStore } from "../storage/history.ts";
 import { KEYS } from "../storage/keys.ts";
@@ -19,7 +20,7 @@ export function createKvBus(
   options: {
     kv: Deno.Kv;
     history: HistoryStore;
-    log?: (message: string) => void;
+    log?: Logger;
   },
 ): Bus {
   const { kv, history } = options;
@@ -59,7 +60,10 @@ export function createKvBus(
       }
     } catch (err) {
       if (watches.get(room) === reader) {
-        options.log?.(`KV watch of room "${room}" failed: ${err}`);
+        options.log?.("KV watch of a room failed", {
+          room,
+          error: errorText(err),
+        });
         watches.delete(room);
       }
     }

@@ -6,14 +6,16 @@
  * @module
  */
 import { createClient } from "redis";
+import type { Logger } from "../app/log.ts";
+import { redactUrl } from "../app/redact.ts";
 import { type Bus, type BusEnvelope, Inbox } from "./bus.ts";
 
 const CHANNEL_PREFIX = "deno-chat:room:";
 
-/** Connects to Redis and returns the bus; messages stay in KV whatever Redis does. */
-export async function createRedisBus(
-  options: { url: string; origin: string; log: (message: string) => void },
-): Promise<Bus> {
+/** Returns the bus at once and connects in the background; messages stay in KV whatever Redis does. */
+export function createRedisBus(
+  options: { url: string; origin: string; log: Logger },
+): Bus {
   const reconnectStrategy = (retries: number) =>
     Math.min(100 * 2 ** Math.min(retries, 5), 3000) +
     Math.floor(Math.random() * 100);
@@ -22,7 +24,10 @@ export async function createRedisBus(
     socket: { reconnectStrategy, connectTimeout: 2000 },
   });
   const subscriber = publisher.duplicate();
+  // Never the URL itself: it may carry the password.
+  const redis = redactUrl(options.url);
   let down = false;
+  let everUp = false;
   for (
     const [name, client] of [["publisher", publisher], [
       "subscriber",
@@ -30,21 +35,35 @@ export async function createRedisBus(
     ]] as const
   ) {
     client.on("error", (err: Error) => {
-      if (!down) {
-        down = true;
-        options.log(
-          `Redis at ${options.url} is down (${name}: ${err.message}): reconnecting; messages are kept in KV`,
-        );
-      }
+      if (down) return;
+      down = true;
+      options.log(
+        everUp
+          ? "Redis is down: reconnecting; messages are kept in KV"
+          : "Redis is not reachable at start: serving without it and reconnecting; messages are kept in KV",
+        { redis, client: name, error: redactUrl(err.message) },
+        { level: "warning" },
+      );
     });
     client.on("ready", () => {
-      if (down) {
-        down = false;
-        options.log(`Redis at ${options.url} is back`);
+      if (!publisher.isReady || !subscriber.isReady) return;
+      const wasDown = down;
+      down = false;
+      if (!everUp || wasDown) {
+        options.log(everUp ? "Redis is back" : "Redis bus is up", { redis }, {
+          level: "info",
+        });
       }
+      everUp = true;
     });
   }
-  await Promise.all([publisher.connect(), subscriber.connect()]);
+  // Not awaited: a server whose Redis is down still serves, and node-redis
+  // keeps retrying with the back-off above.
+  for (const client of [publisher, subscriber]) {
+    client.connect().catch(() => {
+      // Reported by the error handler; retried by the reconnect strategy.
+    });
+  }
   const rooms = new Set<string>();
   const inbox = new Inbox();
 
@@ -84,7 +103,12 @@ export async function createRedisBus(
     },
     async close() {
       rooms.clear();
-      await Promise.allSettled([subscriber.quit(), publisher.quit()]);
+      // close() waits for a connection that may never come; destroy() does not.
+      await Promise.allSettled(
+        [subscriber, publisher].map((client) =>
+          client.isReady ? client.close() : client.destroy()
+        ),
+      );
     },
   };
 }

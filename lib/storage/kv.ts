@@ -4,12 +4,52 @@
  *
  * @module
  */
+import { redactUrl } from "../app/redact.ts";
 
-/** Opens the KV database at `path` (creating its folder), or the default one. */
-export async function openKv(path: string | undefined): Promise<Deno.Kv> {
+/** Raised when Deno Deploy has no KV database assigned to the app. */
+export class NoHostedKvError extends Error {
+  constructor() {
+    super(
+      "No Deno KV database is assigned to this app on Deno Deploy: each instance would keep a temporary store of its own; provision a Deno KV database and assign it to the app (Databases in the Deno Deploy console, or deno deploy database), then redeploy",
+    );
+    this.name = "NoHostedKvError";
+  }
+}
+
+/**
+ * Opens the default KV, refusing the runtime's per-instance fallback:
+ * under "error" the runtime itself rejects any default that is not the
+ * hosted (remote) database, the same check Deploy makes with "warn".
+ */
+async function openHostedKv(): Promise<Deno.Kv> {
+  const name = "DENO_KV_REQUIRES_DISTRIBUTED_DATABASE";
+  const before = Deno.env.get(name);
+  Deno.env.set(name, "error");
   try {
-    if (path === undefined) return await Deno.openKv();
-    if (path !== ":memory:") {
+    return await Deno.openKv();
+  } catch (err) {
+    if (
+      err instanceof Error && /no KV database is attached/i.test(err.message)
+    ) {
+      throw new NoHostedKvError();
+    }
+    throw err;
+  } finally {
+    if (before === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, before);
+  }
+}
+
+/** Opens the KV database at `path` (creating its folder), or the default one (the hosted one if `requireHosted`). */
+export async function openKv(
+  path: string | undefined,
+  options: { requireHosted?: boolean } = {},
+): Promise<Deno.Kv> {
+  try {
+    if (path === undefined) {
+      return options.requireHosted ? await openHostedKv() : await Deno.openKv();
+    }
+    if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
       const slash = path.lastIndexOf("/");
       if (slash > 0) {
         await Deno.mkdir(path.slice(0, slash), { recursive: true });
@@ -17,10 +57,11 @@ export async function openKv(path: string | undefined): Promise<Deno.Kv> {
     }
     return retryWhenLocked(await Deno.openKv(path));
   } catch (err) {
+    if (err instanceof NoHostedKvError) throw err;
+    const shown = path === undefined ? "default" : redactUrl(path);
+    const why = err instanceof Error ? err.message : String(err);
     throw new Error(
-      `Cannot open KV_PATH "${path ?? "default"}": ${
-        err instanceof Error ? err.message : err
-      }`,
+      `Cannot open KV_PATH "${shown}": ${why}; set KV_PATH to a file in a folder this process may write (deno task start may write only under ./data)`,
     );
   }
 }

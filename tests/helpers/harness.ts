@@ -36,7 +36,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     COOKIE_SECRET: SECRET,
     KV_PATH: ":memory:",
-    HOSTNAME: "127.0.0.1",
+    HOST: "127.0.0.1",
     PORT: "0",
     ...env,
   });
@@ -476,6 +476,8 @@ export interface ChildServer {
   process: Deno.ChildProcess;
   /** Sends `signal` and waits for the exit status. */
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** What it wrote to stderr so far (only with `captureStderr`; else it goes to the test's). */
+  stderr(): string;
   /** `await using` stops it with SIGTERM. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -483,15 +485,13 @@ export interface ChildServer {
 /** Starts main.ts in a child process and waits until /healthz answers. */
 export async function spawnServer(
   env: Record<string, string>,
+  options: { captureStderr?: boolean } = {},
 ): Promise<ChildServer> {
   const port = freePort();
   const root = new URL("../../", import.meta.url).pathname;
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      // A REDIS_URL makes the server fetch the Redis client on demand; the
-      // tests' lock file pins it and keeps it out of the server's deno.lock.
-      "--lock=tests/deno.lock",
       "--allow-net",
       "--allow-env",
       "--allow-read",
@@ -502,17 +502,25 @@ export async function spawnServer(
     cwd: root,
     env: {
       PORT: String(port),
-      HOSTNAME: "127.0.0.1",
+      HOST: "127.0.0.1",
       COOKIE_SECRET: SECRET,
       ...env,
     },
     stdout: "null",
-    stderr: "inherit",
+    stderr: options.captureStderr ? "piped" : "inherit",
   });
   const process = command.spawn();
   const origin = `http://127.0.0.1:${port}`;
+  let stderr = "";
+  const drained = options.captureStderr
+    ? process.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (chunk) => void (stderr += chunk) }),
+    )
+    : Promise.resolve();
   let status: Deno.CommandStatus | undefined;
-  const done = process.status.then((s) => (status = s));
+  const done = Promise.all([process.status, drained]).then((
+    [s],
+  ) => (status = s));
   const stop = async (signal: Deno.Signal = "SIGTERM") => {
     if (!status) {
       try {
@@ -535,6 +543,7 @@ export async function spawnServer(
     port,
     process,
     stop,
+    stderr: () => stderr,
     async [Symbol.asyncDispose]() {
       await stop();
     },

@@ -31,8 +31,8 @@ export interface RedisServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Whether a Redis answers PING on `port`; bounded so a stuck peer cannot hang a test. */
-export async function ping(port: number): Promise<boolean> {
+/** Whether a Redis answers PING on `port` (`locked`: with NOAUTH); bounded so a stuck peer cannot hang a test. */
+export async function ping(port: number, locked = false): Promise<boolean> {
   let conn: Deno.TcpConn | undefined;
   const timer = setTimeout(() => conn?.close(), 500);
   try {
@@ -41,7 +41,9 @@ export async function ping(port: number): Promise<boolean> {
     const buffer = new Uint8Array(64);
     const n = await conn.read(buffer);
     return n !== null &&
-      new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG");
+      new TextDecoder().decode(buffer.subarray(0, n)).startsWith(
+        locked ? "-NOAUTH" : "+PONG",
+      );
   } catch {
     return false;
   } finally {
@@ -54,8 +56,11 @@ export async function ping(port: number): Promise<boolean> {
   }
 }
 
-/** Starts redis-server on loopback without persistence and waits for PONG. */
-export async function startRedis(port = freePort()): Promise<RedisServer> {
+/** Starts redis-server on loopback without persistence and waits for PONG (or, with a password, its NOAUTH refusal). */
+export async function startRedis(
+  port = freePort(),
+  options: { password?: string } = {},
+): Promise<RedisServer> {
   const process = new Deno.Command("redis-server", {
     args: [
       "--port",
@@ -66,6 +71,7 @@ export async function startRedis(port = freePort()): Promise<RedisServer> {
       "",
       "--appendonly",
       "no",
+      ...(options.password ? ["--requirepass", options.password] : []),
     ],
     stdin: "null",
     stdout: "null",
@@ -87,7 +93,7 @@ export async function startRedis(port = freePort()): Promise<RedisServer> {
     await status;
   };
   const deadline = Date.now() + 5000;
-  while (!(await ping(port))) {
+  while (!(await ping(port, options.password !== undefined))) {
     if (exited || Date.now() > deadline) {
       await kill();
       throw new Error(`redis-server did not start on port ${port}`);
@@ -96,7 +102,9 @@ export async function startRedis(port = freePort()): Promise<RedisServer> {
   }
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password
+      ? `redis://:${options.password}@127.0.0.1:${port}`
+      : `redis://127.0.0.1:${port}`,
     kill,
     [Symbol.asyncDispose]: kill,
   };

@@ -44,13 +44,19 @@ Deno.test("validateNickname() accepts exactly the valid strings (property)", () 
         assert.equal(n, n.normalize("NFC"));
         const length = [...n].length;
         assert.ok(length >= 1 && length <= MAX_NICKNAME_LENGTH);
-        assert.doesNotMatch(n, /[\p{Cc}\p{Cf}\p{Cs}]/u);
+        assert.doesNotMatch(n, /[\p{Cc}\p{Cf}\p{Cs}\p{Cn}\u3164\u2800\u034F]/u);
         // Valid nicknames are stable: validating again changes nothing.
         assert.deepEqual(validateNickname(n), result);
       } else {
         const n = raw.normalize("NFC").trim();
+        // Issue 11 added invisible, blank and unassigned characters, odd
+        // spaces, and names with nothing visible in them.
+        const invisible =
+          /[\p{Default_Ignorable_Code_Point}\u2800\p{Cn}]|(?! )\p{Zs}/u
+            .test(n.replace(/(\p{Emoji})[\uFE0E\uFE0F]/gu, "$1"));
         const invalid = n.length === 0 ||
-          /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}]/u.test(n) ||
+          /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}]/u.test(n) || invisible ||
+          !/[\p{L}\p{N}\p{P}\p{S}]/u.test(n) ||
           [...n].length > MAX_NICKNAME_LENGTH;
         assert.ok(invalid, JSON.stringify(raw));
       }

@@ -62,15 +62,17 @@ export function authRoutes(services: Services): Hono {
     }
     const nickname = result.nickname;
     const existing = await currentSession(c, sessionOptions);
-    // Logging in again under the same name from the same browser keeps the session.
-    const sid = existing &&
-        nicknameKey(existing.nickname) === nicknameKey(nickname)
-      ? existing.sid
-      : newSessionId();
+    // Every login gets a new session id, so a cookie planted in this browser
+    // before it (session fixation) dies with the session it names; the name
+    // passes from that session to the new one.
+    const sid = newSessionId();
+    const sameName = existing &&
+      nicknameKey(existing.nickname) === nicknameKey(nickname);
     const ok = await nicknames.claim(
       nickname,
       sid,
       config.nicknames.graceSeconds * 1000,
+      { from: sameName ? existing.sid : undefined },
     );
     if (!ok) {
       return c.html(
@@ -78,10 +80,8 @@ export function authRoutes(services: Services): Hono {
         409,
       );
     }
-    if (existing && existing.sid !== sid) {
-      // Switching names ends the old session and frees its name at once.
-      await services.endSession(existing);
-    }
+    // The session this browser had ends, and a name it held is freed at once.
+    if (existing) await services.endSession(existing);
     await writeSession(c, { sid, nickname, issuedAt: Date.now() }, {
       secret: services.signingSecret,
       maxAgeSeconds: config.session.maxAgeSeconds,

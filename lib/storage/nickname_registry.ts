@@ -12,17 +12,26 @@ interface Lease {
   until: number;
 }
 
+/** How {@linkcode NicknameRegistry.claim} treats a lease already there. */
+export interface ClaimOptions {
+  /** Set the lease to exactly `holdMs`, even if that shortens it. */
+  exact?: boolean;
+  /** The session being replaced (a new login): its lease counts as free. */
+  from?: string;
+}
+
 /** Leases nicknames to sessions so two people never hold the same name. */
 export interface NicknameRegistry {
   /**
    * Claims or renews `nickname` for `sid` for `holdMs`; false when someone
-   * else holds it. A renewal never shortens a lease unless `exact` is set.
+   * else holds it. A renewal never shortens a lease unless `exact` is set;
+   * `from` names a session whose lease this claim takes over.
    */
   claim(
     nickname: string,
     sid: string,
     holdMs: number,
-    options?: { exact?: boolean },
+    options?: ClaimOptions,
   ): Promise<boolean>;
   /** Renews many leases at once; returns the nicknames that were lost. */
   renew(
@@ -55,14 +64,15 @@ export function createKvNicknameRegistry(
     nickname: string,
     sid: string,
     holdMs: number,
-    claimOptions: { exact?: boolean } = {},
+    claimOptions: ClaimOptions = {},
   ): Promise<boolean> {
     const key = keyOf(nickname);
     for (let attempt = 0; attempt < 20; attempt++) {
       const current = await kv.get<Lease>(key);
       const lease = current.value;
       const t = now();
-      if (lease && lease.sid !== sid && lease.until > t) return false;
+      const mine = lease?.sid === sid || lease?.sid === claimOptions.from;
+      if (lease && !mine && lease.until > t) return false;
       let until = t + holdMs;
       if (lease && lease.sid === sid && !claimOptions.exact) {
         until = Math.max(until, lease.until);

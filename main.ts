@@ -5,7 +5,6 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { secureHeaders } from "hono/secure-headers";
 import { type Config, ConfigError, loadConfig } from "./lib/app/config.ts";
 import type { Hub } from "./lib/chat/hub.ts";
 import { configureLogging, defaultLog, errorText } from "./lib/app/log.ts";
@@ -25,6 +24,8 @@ import { wsRoutes } from "./routes/ws.ts";
 import { langOf } from "./routes/lang.ts";
 import { NotFoundPage } from "./templates/not_found_page.tsx";
 import { staticFiles } from "./lib/web/static_files.ts";
+import { hostCheck } from "./lib/web/host_check.ts";
+import { securityHeaders } from "./lib/web/security_headers.ts";
 
 /** A built app: its Hono router, its room map and how to release it. */
 export interface ChatApp {
@@ -51,19 +52,6 @@ export interface ServeOptions {
 /** Options for {@linkcode createApp}. */
 export type CreateAppOptions = BuildOptions;
 
-const CSP = {
-  defaultSrc: ["'self'"],
-  scriptSrc: ["'self'"],
-  styleSrc: ["'self'"],
-  imgSrc: ["'self'"],
-  connectSrc: ["'self'"],
-  fontSrc: ["'self'"],
-  objectSrc: ["'none'"],
-  baseUri: ["'none'"],
-  formAction: ["'self'"],
-  frameAncestors: ["'none'"],
-};
-
 /** Builds the whole app from a config; serving it is the caller's choice. */
 export async function createApp(
   config: Config,
@@ -76,16 +64,13 @@ export async function createApp(
   const log = options.log ?? defaultLog;
 
   const app = new Hono();
-  const headers = secureHeaders({
-    contentSecurityPolicy: CSP,
-    referrerPolicy: "same-origin",
-    crossOriginEmbedderPolicy: false,
-  });
-  app.use("*", (c, next) => {
-    // The 101 response of an upgrade must pass through untouched.
-    if (c.req.path === "/ws" || c.req.path.startsWith("/ws/")) return next();
-    return headers(c, next);
-  });
+  const { publicOrigin } = config.session;
+  // Before every route, /ws upgrades included: DNS rebinding ends here.
+  app.use(
+    "*",
+    hostCheck({ publicOrigin, listenHostname: config.server.hostname }),
+  );
+  app.use("*", securityHeaders({ publicOrigin }));
   app.route("/", staticRoutes());
   app.route("/", healthRoutes(services));
   app.route("/", authRoutes(services));

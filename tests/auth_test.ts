@@ -71,7 +71,10 @@ Deno.test("POST /login sets an HttpOnly SameSite=Lax cookie and redirects to /ch
 });
 
 Deno.test("POST /login over HTTPS uses the __Host- prefix and Secure", async () => {
-  await using server = await startServer();
+  // Only the public origin's host is served once it is configured (issue 11).
+  await using server = await startServer({
+    PUBLIC_ORIGIN: "https://chat.example",
+  });
   // TLS is terminated in front of the app in production; the app sees an https URL.
   const res = await server.chat.app.fetch(
     new Request("https://chat.example/login", {

@@ -15,7 +15,12 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       workers: 1,
       instanceName: "chat",
     },
-    session: { secrets: [], maxAgeSeconds: 604800, allowedOrigins: [] },
+    session: {
+      secrets: [],
+      maxAgeSeconds: 604800,
+      allowedOrigins: [],
+      publicOrigin: undefined,
+    },
     nicknames: { graceSeconds: 30 },
     limits: {
       maxFrameBytes: 16384,

@@ -22,8 +22,10 @@ export interface SessionConfig {
   /** The first secret signs, every one verifies (rotation); empty: one is made at start. */
   secrets: string[];
   maxAgeSeconds: number;
-  /** Origins besides the page's own that may log in and open sockets. */
+  /** Origins besides the page's own that may log in and open sockets (PUBLIC_ORIGIN is one). */
   allowedOrigins: string[];
+  /** Where people reach the chat (PUBLIC_ORIGIN): requests for any other Host get 421. */
+  publicOrigin: string | undefined;
 }
 
 /** Nickname leases. */
@@ -135,7 +137,11 @@ function readNumber(
   return value;
 }
 
-function readOrigins(raw: string | undefined, problems: string[]): string[] {
+function readOrigins(
+  raw: string | undefined,
+  problems: string[],
+  name = "ALLOWED_ORIGINS entry",
+): string[] {
   if (!raw?.trim()) return [];
   const origins: string[] = [];
   for (const part of raw.split(",")) {
@@ -146,19 +152,30 @@ function readOrigins(raw: string | undefined, problems: string[]): string[] {
       url = new URL(item);
     } catch {
       problems.push(
-        `Invalid ALLOWED_ORIGINS entry "${item}": expected an origin like https://chat.example.com`,
+        `Invalid ${name} "${item}": expected an origin like https://chat.example.com`,
       );
       continue;
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       problems.push(
-        `Invalid ALLOWED_ORIGINS entry "${item}": only http and https origins are allowed`,
+        `Invalid ${name} "${item}": only http and https origins are allowed`,
       );
       continue;
     }
     origins.push(url.origin);
   }
   return origins;
+}
+
+function readPublicOrigin(
+  raw: string | undefined,
+  problems: string[],
+): string | undefined {
+  if (raw?.includes(",")) {
+    problems.push(`Invalid PUBLIC_ORIGIN "${raw.trim()}": expected one origin`);
+    return undefined;
+  }
+  return readOrigins(raw, problems, "PUBLIC_ORIGIN")[0];
 }
 
 function readWorkers(
@@ -283,6 +300,10 @@ export function loadConfig(
     365 * 24 * 3600,
   );
   const allowedOrigins = readOrigins(env.ALLOWED_ORIGINS, problems);
+  const publicOrigin = readPublicOrigin(env.PUBLIC_ORIGIN, problems);
+  if (publicOrigin && !allowedOrigins.includes(publicOrigin)) {
+    allowedOrigins.push(publicOrigin);
+  }
   const config: Config = {
     server: {
       port,
@@ -294,6 +315,7 @@ export function loadConfig(
       secrets: cookieSecrets,
       maxAgeSeconds: sessionMaxAge,
       allowedOrigins,
+      publicOrigin,
     },
     nicknames: { graceSeconds: int("NICK_GRACE_SECONDS", 30, 0, 86400) },
     limits: {

@@ -6,6 +6,7 @@
  */
 import type { ChatMessage } from "../chat/protocol.ts";
 import { KEYS } from "./keys.ts";
+import { LruMap } from "./lru_map.ts";
 
 /** A message before the store has given it an id. */
 export type NewMessage = Omit<ChatMessage, "id" | "type">;
@@ -35,7 +36,12 @@ export interface HistoryStore {
 export interface KvStoreOptions {
   historySize: number;
   ttlMs: number;
+  /** Rooms whose head this process remembers; the least recently used go first. */
+  headCacheSize?: number;
 }
+
+/** Rooms whose last written head a store remembers, unless told otherwise. */
+export const HEAD_CACHE_SIZE = 1024;
 
 interface Stored {
   nickname: string;
@@ -90,8 +96,12 @@ export function createKvStore(
   const { historySize, ttlMs } = options;
   const seqKey = KEYS.head;
   const msgKey = KEYS.message;
-  // The last head this process wrote; a stale guess only costs one retry.
-  const heads = new Map<string, Deno.KvEntryMaybe<number>>();
+  // The last head this process wrote; a stale guess only costs one retry,
+  // and a forgotten one one read, so it is bounded (one entry per room ever
+  // visited would grow forever).
+  const heads = new LruMap<string, Deno.KvEntryMaybe<number>>(
+    options.headCacheSize ?? HEAD_CACHE_SIZE,
+  );
 
   async function readHead(room: string): Promise<Deno.KvEntryMaybe<number>> {
     const entry = await kv.get<number>(seqKey(room));

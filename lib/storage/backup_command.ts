@@ -23,10 +23,11 @@ export async function openStore(
     try {
       return await Deno.openKv(where);
     } catch (err) {
+      // Deno's message already names a missing DENO_KV_ACCESS_TOKEN.
       throw new Error(
         `Cannot open the KV at "${where}": ${
           err instanceof Error ? err.message : err
-        } (is DENO_KV_ACCESS_TOKEN set?)`,
+        }`,
       );
     }
   }

@@ -492,6 +492,9 @@ export async function spawnServer(
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      // A REDIS_URL makes the server fetch the Redis client on demand; the
+      // tests' lock file pins it and keeps it out of the server's deno.lock.
+      "--lock=tests/deno.lock",
       "--allow-net",
       "--allow-env",
       "--allow-read",

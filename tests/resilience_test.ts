@@ -19,6 +19,7 @@ import {
   type TestServer,
   texts,
 } from "./helpers/harness.ts";
+import { nicknameKey } from "../lib/auth/nicknames.ts";
 import { openFaultyKv } from "./helpers/kv_faults.ts";
 import { concat, encodeFrame, OP, RawSocket } from "./helpers/raw_ws.ts";
 
@@ -420,7 +421,9 @@ Deno.test("an unexpected error in one socket closes only it with 1011 and logs t
   const watcher = await server.join("watcher");
   const cookie = await loginOk(server, "boom");
   const other = await server.join("other");
-  store.failGets((key) => key.includes("boom"), "injected KV failure");
+  // The lease is stored under the name's key (its skeleton), not the name.
+  const boomKey = nicknameKey("boom");
+  store.failGets((key) => key.includes(boomKey), "injected KV failure");
   const victim = await TestClient.open(server, cookie);
   const closed = await victim.closed;
   assert.equal(closed.code, 1011);

@@ -68,7 +68,11 @@ export async function createApp(
   // Before every route, /ws upgrades included: DNS rebinding ends here.
   app.use(
     "*",
-    hostCheck({ publicOrigin, listenHostname: config.server.hostname }),
+    hostCheck({
+      publicOrigin,
+      listenHostname: config.server.hostname,
+      routedByHost: config.server.routedByHost,
+    }),
   );
   app.use("*", securityHeaders({ publicOrigin }));
   app.route("/", staticRoutes());

@@ -14,6 +14,7 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       hostname: "0.0.0.0",
       workers: 1,
       instanceName: "chat",
+      routedByHost: false,
     },
     session: {
       secrets: [],

@@ -157,6 +157,12 @@ Deno.test("hostAllowed(): a wildcard listener passes address literals, never nam
   assert.equal(hostAllowed("192.168.1.21", lan), false);
   const v6 = { publicOrigin: undefined, listenHostname: "fd00::2" };
   assert.equal(hostAllowed("[fd00::2]", v6), true);
+  // Deno Deploy delivers only the app's own names; PUBLIC_ORIGIN still narrows.
+  const deploy = { ...any, routedByHost: true };
+  assert.equal(hostAllowed("chat.deno.dev", deploy), true);
+  const named = { ...deploy, publicOrigin: "https://chat.example.org" };
+  assert.equal(hostAllowed("chat.deno.dev", named), false);
+  assert.equal(hostAllowed("chat.example.org", named), true);
 });
 
 Deno.test("loadConfig() reads PUBLIC_ORIGIN as one origin that may also log in", () => {

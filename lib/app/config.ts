@@ -15,6 +15,8 @@ export interface ServerConfig {
   workers: number;
   /** Names this deployment in logs and /healthz; each instance adds a random part. */
   instanceName: string;
+  /** On Deno Deploy: the platform routes by Host, so only a foreign name never arrives. */
+  routedByHost: boolean;
 }
 
 /** The signed session cookie and who may use it. */
@@ -310,6 +312,7 @@ export function loadConfig(
       hostname,
       workers,
       instanceName: env.INSTANCE_ID?.trim() || "chat",
+      routedByHost: onDeploy,
     },
     session: {
       secrets: cookieSecrets,

@@ -13,6 +13,8 @@ export interface HostCheckOptions {
   publicOrigin: string | undefined;
   /** The address the server listens on (HOST). */
   listenHostname: string;
+  /** The platform delivers only its own names (Deno Deploy): without a public origin, pass all. */
+  routedByHost?: boolean;
 }
 
 /** The host name of a `Host` header, as a URL parser spells it, or undefined. */
@@ -50,6 +52,7 @@ export function hostAllowed(
   if (options.publicOrigin) {
     return hostname === new URL(options.publicOrigin).hostname;
   }
+  if (options.routedByHost) return true;
   const listen = options.listenHostname.includes(":") &&
       !options.listenHostname.startsWith("[")
     ? `[${options.listenHostname}]`

@@ -23,6 +23,7 @@ import { createKvPresence } from "../storage/presence_leases.ts";
 import { createKvRevocations } from "../storage/revocations.ts";
 import type { Config } from "./config.ts";
 import { defaultLog, type Logger } from "./log.ts";
+import { checkReadiness, type Readiness } from "./readiness.ts";
 import type * as RedisBus from "../cluster/redis_bus.ts";
 
 type RedisBusModule = typeof RedisBus;
@@ -46,6 +47,8 @@ export interface Services {
   endSession(session: Session): Promise<void>;
   /** Where routes log (logins, logouts, errors). */
   log: Logger;
+  /** Whether KV answers a read and the bus reaches the other instances (`/readyz`). */
+  ready(): Promise<Readiness>;
 }
 
 /** Services plus what only their owner needs: the KV handle and how to stop. */
@@ -125,6 +128,7 @@ export async function buildServices(
       await hub.logout(session.sid, session.nickname);
     },
     log,
+    ready: () => checkReadiness({ kv, bus }),
     kv,
     async close() {
       if (closed) return;

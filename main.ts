@@ -16,6 +16,7 @@ import {
   generateSecret,
   type Services,
 } from "./lib/app/services.ts";
+import { routeSpans } from "./lib/app/telemetry.ts";
 import { authRoutes } from "./routes/auth.tsx";
 import { chatRoutes } from "./routes/chat.tsx";
 import { healthRoutes } from "./routes/health.ts";
@@ -65,6 +66,7 @@ export async function createApp(
 
   const app = new Hono();
   const { publicOrigin } = config.session;
+  app.use("*", routeSpans());
   // Before every route, /ws upgrades included: DNS rebinding ends here.
   app.use(
     "*",

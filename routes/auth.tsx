@@ -15,6 +15,7 @@ import {
   writeSession,
 } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
+import { spanned } from "../lib/app/telemetry.ts";
 import { LoginPage } from "../templates/login_page.tsx";
 import { langOf } from "./lang.ts";
 
@@ -43,7 +44,7 @@ export function authRoutes(services: Services): Hono {
 
   app.get("/login", (c) => c.html(<LoginPage lang={langOf(c)} />));
 
-  app.post("/login", sameOrigin, limit, async (c) => {
+  app.post("/login", spanned("chat.login"), sameOrigin, limit, async (c) => {
     const lang = langOf(c);
     let raw: unknown;
     try {

@@ -9,6 +9,7 @@ import { getConnInfo } from "hono/deno";
 import { isRoomName, LOBBY } from "../lib/chat/protocol.ts";
 import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
+import { countRateLimited, spanned } from "../lib/app/telemetry.ts";
 
 /** Routes for `/ws` (the lobby) and `/ws/:room`. */
 export function wsRoutes(services: Services): Hono {
@@ -47,6 +48,11 @@ export function wsRoutes(services: Services): Hono {
     }
     const ip = remoteIp(c);
     const refusal = hub.admit(ip);
+    if (refusal) {
+      countRateLimited(
+        refusal === "total" ? "connections" : "connections_per_ip",
+      );
+    }
     if (refusal === "total") {
       c.header("Retry-After", "5");
       return c.text("Service Unavailable: too many connections", 503);
@@ -80,8 +86,10 @@ export function wsRoutes(services: Services): Hono {
     return upgraded.response;
   }
 
-  app.get("/ws", (c) => upgrade(c, LOBBY));
-  app.get("/ws/:room", (c) => upgrade(c, c.req.param("room")));
+  // One span per upgrade: its checks, and the 101 or the refusal.
+  const traced = spanned("chat.upgrade");
+  app.get("/ws", traced, (c) => upgrade(c, LOBBY));
+  app.get("/ws/:room", traced, (c) => upgrade(c, c.req.param("room")));
   return app;
 }
 

@@ -24,6 +24,7 @@ import { createKvRevocations } from "../storage/revocations.ts";
 import type { Config } from "./config.ts";
 import { defaultLog, type Logger } from "./log.ts";
 import { checkReadiness, type Readiness } from "./readiness.ts";
+import { observeGauges } from "./telemetry.ts";
 import type * as RedisBus from "../cluster/redis_bus.ts";
 
 type RedisBusModule = typeof RedisBus;
@@ -111,6 +112,7 @@ export async function buildServices(
   const secrets = config.session.secrets.length > 0
     ? config.session.secrets
     : [generateSecret()];
+  const unobserve = observeGauges(hub);
   let closed = false;
   return {
     config,
@@ -133,6 +135,7 @@ export async function buildServices(
     async close() {
       if (closed) return;
       closed = true;
+      unobserve();
       hub.shutdown();
       await bus.close();
       if (!options.kv) kv.close();

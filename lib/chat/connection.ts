@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../app/log.ts";
 import { errorText } from "../app/log.ts";
+import { countClose } from "../app/telemetry.ts";
 import { type ClientRequest, CLOSE } from "./protocol.ts";
 import type { Room } from "./room.ts";
 import type { ChatSession } from "./sessions.ts";
@@ -125,6 +126,7 @@ export class Connection {
         room: this.room.name,
         ip: this.ip,
       }, { level: WARNED_CLOSES.has(code) ? "warning" : "debug" });
+      countClose(code);
     }
     try {
       const state = this.socket.readyState;

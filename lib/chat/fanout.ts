@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { countEviction, recordFanout } from "../app/telemetry.ts";
 import type { Connection } from "./connection.ts";
 import { CLOSE, encodeEvents, type RoomEvent } from "./protocol.ts";
 
@@ -39,6 +40,7 @@ export class Fanout {
       }
     }
     let evict: Connection[] | undefined;
+    let sent = 0;
     for (let i = 0; i < members.length; i++) {
       const socket = members[i].socket;
       if (socket.readyState !== WebSocket.OPEN) {
@@ -48,10 +50,13 @@ export class Fanout {
       if (typingOnly && socket.bufferedAmount > this.#typingLimit) continue;
       try {
         socket.send(frame);
+        sent++;
       } catch {
+        countEviction("send_failed");
         (evict ??= []).push(members[i]);
       }
     }
+    recordFanout(sent, events.length);
     if (!this.#stopped) {
       this.#backlog.add(members);
       this.#timer ??= setTimeout(this.#checkBacklog, 0);
@@ -81,7 +86,12 @@ export class Fanout {
           (slowest ??= []).push(member);
         }
       }
-      if (slowest) { for (const member of slowest) tooSlow(member); }
+      if (slowest) {
+        for (const member of slowest) {
+          countEviction("backlog");
+          tooSlow(member);
+        }
+      }
     }
     this.#backlog.clear();
   };

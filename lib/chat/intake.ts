@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { countRateLimited } from "../app/telemetry.ts";
 import type { Connection } from "./connection.ts";
 import {
   type ChatMessage,
@@ -52,6 +53,7 @@ export function intake(
     }
   }
   const verdict = policy.takeMessage(ctx.now);
+  if (verdict.kind !== "ok") countRateLimited("message");
   if (verdict.kind === "abuse") {
     member.close(CLOSE.POLICY, "Rate limit exceeded");
     return undefined;

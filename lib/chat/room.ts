@@ -25,6 +25,7 @@
  * @module
  */
 import { errorText } from "../app/log.ts";
+import { recordBusLag, tracedCommit } from "../app/telemetry.ts";
 import type { BusEvent } from "../cluster/bus.ts";
 import type { HistoryPage } from "../storage/history.ts";
 import {
@@ -103,6 +104,7 @@ export class Room {
     const now = this.#ctx.now();
     for (const event of events) {
       if (event.type === "message") {
+        recordBusLag(now - event.ts);
         if (this.#sequencer.wants(event.id)) this.#queue.push(event);
       } else if (event.type === "typing") {
         this.#queue.push({ type: "typing", nickname: event.nickname });
@@ -261,7 +263,10 @@ export class Room {
     }
     if (fresh.length === 0) return fresh;
     try {
-      const stored = await this.#ctx.history.append(this.name, fresh);
+      const stored = await tracedCommit(
+        { room: this.name, messages: fresh.length },
+        () => this.#ctx.history.append(this.name, fresh),
+      );
       for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
       for (const message of fresh) this.#senders.delete(message);
       return fresh;

@@ -67,3 +67,22 @@ Deno.test("SessionPolicy allowTyping() lets one typing event per room through ea
   assert.equal(policy.allowTyping("other", t0 + 1), true);
   assert.equal(policy.allowTyping("lobby", t0 + TYPING_INTERVAL_MS), true);
 });
+
+Deno.test("SessionPolicy strike() closes a flood of refused frames but forgives them at the message rate", () => {
+  const burst = 2;
+  const policy = new SessionPolicy({ burst, perSecond: 1, now: 0 });
+  // A flood within one moment: 5 x burst strikes, then abuse.
+  for (let i = 0; i < STRIKES_PER_BURST * burst; i++) {
+    assert.equal(policy.strike(0), false);
+  }
+  assert.equal(policy.strike(0), true);
+  // One refusal a second (two tabs typing, a retry) is forgiven as it comes.
+  const calm = new SessionPolicy({ burst, perSecond: 1, now: 0 });
+  for (let t = 0; t < 100; t++) assert.equal(calm.strike(t * 1000), false);
+  // Refusals of any kind add up with refused messages.
+  const mixed = new SessionPolicy({ burst: 1, perSecond: 1, now: 0 });
+  mixed.takeMessage(0);
+  for (let i = 0; i < STRIKES_PER_BURST - 1; i++) mixed.strike(0);
+  assert.equal(mixed.takeMessage(0).kind, "wait");
+  assert.equal(mixed.takeMessage(0).kind, "abuse");
+});

@@ -2,6 +2,13 @@
  * One upgraded socket: where it is in its life, the frames it sent before
  * its join was processed, and the one way it is closed.
  *
+ * Closing is two steps. The connection is gone at once (out of its room, no
+ * more frames to it); the close frame follows once the peer stops sending,
+ * because Deno drops the TCP connection as soon as a data frame arrives after
+ * its close frame, and dropping it with unread data sends a reset that takes
+ * the close frame with it (the client sees 1006, not why it was closed). The
+ * connection's slot is released with the close frame.
+ *
  * @module
  */
 import type { Logger } from "../app/log.ts";
@@ -28,6 +35,18 @@ export type ConnectionState =
 
 /** Frames a socket may send before its join is processed; more is abuse. */
 export const MAX_HELD_FRAMES = 32;
+/** A closed connection's close frame waits until its peer has sent nothing for this long... */
+export const CLOSE_QUIET_MS = 50;
+/** ...or this long at most, when the peer never pauses. */
+export const CLOSE_DRAIN_MS = 1000;
+
+/** A socket that neither opens nor closes this long after its upgrade is given up (its peer left mid-upgrade). */
+export const OPEN_TIMEOUT_MS = 5000;
+
+/** Where a sent frame's backlog is judged once the event loop has turned (fanout.ts). */
+export interface BacklogWatch {
+  watch(connection: Connection): void;
+}
 
 /** What a {@linkcode Connection} is told at birth. */
 export interface ConnectionOptions {
@@ -38,6 +57,10 @@ export interface ConnectionOptions {
   since: number | undefined;
   /** Called once, when the connection becomes `gone`, with the state it had. */
   onGone(connection: Connection, previous: ConnectionState): void;
+  /** Called once, when its close frame is sent or its socket closed: its slot is free. */
+  onReleased(connection: Connection): void;
+  /** Judges the backlog after each {@linkcode Connection.send}, as for room broadcasts. */
+  backlog?: BacklogWatch;
   /** Where a close the operator should see (abuse, too slow) is logged. */
   log?: Logger;
 }
@@ -62,6 +85,15 @@ export class Connection {
   index = -1;
   #held: ClientRequest[] | undefined;
   #onGone: ConnectionOptions["onGone"];
+  #onReleased: ConnectionOptions["onReleased"];
+  #backlog: BacklogWatch | undefined;
+  /** The close frame chosen by {@linkcode Connection.close}, sent now or after the drain. */
+  #closeFrame: { code: number; reason: string } | undefined;
+  #lastFrameAt = 0;
+  #drainUntil = 0;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  #released = false;
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
   #log: Logger | undefined;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
@@ -71,7 +103,18 @@ export class Connection {
     this.ip = options.ip;
     this.since = options.since;
     this.#onGone = options.onGone;
+    this.#onReleased = options.onReleased;
+    this.#backlog = options.backlog;
     this.#log = options.log;
+    // Deno fires neither open nor close for some upgrades whose client
+    // left at once, which would hold their slot forever.
+    this.#openTimer = setTimeout(() => {
+      this.#openTimer = undefined;
+      if (this.socket.readyState === WebSocket.CONNECTING) {
+        this.close(CLOSE.GOING_AWAY, "Upgrade never completed");
+      }
+    }, OPEN_TIMEOUT_MS);
+    Deno.unrefTimer(this.#openTimer);
   }
 
   /** Where the connection is in its life. */
@@ -105,19 +148,46 @@ export class Connection {
     return held;
   }
 
-  /** Sends one frame's text; a failed send closes the connection. */
+  /** Sends one frame's text; its backlog is judged as a broadcast's is (1013 past SLOW_CLIENT_BYTES), and a failed send closes the connection. */
   send(text: string): void {
     const socket = this.socket;
-    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.readyState !== WebSocket.OPEN || this.#state === "gone") return;
     try {
       socket.send(text);
     } catch {
       this.close(CLOSE.GOING_AWAY, "Send failed");
+      return;
     }
+    this.#backlog?.watch(this);
   }
 
-  /** Closes the socket and removes the connection at once, since Deno may fire close twice or never. */
-  close(code: number, reason: string): void {
+  /** Notes that the peer sent a frame, so a close waits for it to pause. */
+  received(): void {
+    this.#lastFrameAt = Date.now();
+  }
+
+  /** The socket opened; false when the connection was closed meanwhile, and then the socket is closed now. */
+  opened(): boolean {
+    clearTimeout(this.#openTimer);
+    if (this.#closeFrame === undefined && this.#state !== "gone") return true;
+    // Deno ignores close() on a socket still connecting, which would leave
+    // it open outside every count: it gets its close frame now.
+    const { code, reason } = this.#closeFrame ??
+      { code: CLOSE.GOING_AWAY, reason: "Closed" };
+    this.#closeSocket(code, reason);
+    return false;
+  }
+
+  /**
+   * Closes the connection: it is removed at once, since Deno may fire close
+   * twice or never; the close frame follows when the peer pauses (at most
+   * {@linkcode CLOSE_DRAIN_MS}), or at once with `now` (shutdown).
+   */
+  close(code: number, reason: string, options: { now?: boolean } = {}): void {
+    if (this.#closeFrame !== undefined) {
+      if (options.now && this.#drainTimer !== undefined) this.#endDrain();
+      return;
+    }
     if (this.#state !== "gone") {
       this.#log?.("Closed a socket", {
         code,
@@ -128,24 +198,75 @@ export class Connection {
       }, { level: WARNED_CLOSES.has(code) ? "warning" : "debug" });
       countClose(code);
     }
+    this.#closeFrame = { code, reason };
+    this.#gone();
+    const now = Date.now();
+    if (
+      !options.now && this.socket.readyState === WebSocket.OPEN &&
+      now - this.#lastFrameAt < CLOSE_QUIET_MS
+    ) {
+      // What it still sends meanwhile is discarded: the connection is gone.
+      this.#drainUntil = now + CLOSE_DRAIN_MS;
+      this.#drainTimer = setTimeout(this.#drain, CLOSE_QUIET_MS);
+      return;
+    }
+    this.#endDrain();
+  }
+
+  /** The socket's close event: the connection is gone and its slot free. */
+  closed(): void {
+    clearTimeout(this.#openTimer);
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
+    this.#gone();
+    this.#release();
+  }
+
+  #drain = (): void => {
+    const now = Date.now();
+    const quiet = now - this.#lastFrameAt;
+    if (quiet >= CLOSE_QUIET_MS || now >= this.#drainUntil) {
+      this.#endDrain();
+      return;
+    }
+    this.#drainTimer = setTimeout(
+      this.#drain,
+      Math.min(CLOSE_QUIET_MS - quiet, this.#drainUntil - now),
+    );
+  };
+
+  #endDrain(): void {
+    clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
+    const { code, reason } = this.#closeFrame!;
+    this.#closeSocket(code, reason);
+    this.#release();
+  }
+
+  #closeSocket(code: number, reason: string): void {
     try {
       const state = this.socket.readyState;
       if (state === WebSocket.OPEN || state === WebSocket.CONNECTING) {
         this.socket.close(code, reason);
       }
     } catch {
-      // Already closing: removing it below is what matters.
+      // Already closing: nothing more to send.
     }
-    this.gone();
   }
 
   /** Marks it gone and tells its owner, once. */
-  gone(): void {
+  #gone(): void {
     if (this.#state === "gone") return;
     const previous = this.#state;
     this.#state = "gone";
     this.#held = undefined;
     this.#onGone(this, previous);
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#onReleased(this);
   }
 
   /** Runs a socket handler; an unexpected error closes only this socket, with 1011, and is logged. */

@@ -21,6 +21,8 @@ export class Fanout {
   /** Typing is the first thing a backed-up reader goes without. */
   #typingLimit: number;
   #backlog = new Set<readonly Connection[]>();
+  /** Connections sent a frame of their own (a welcome, an error, a re-confirmation). */
+  #watched = new Set<Connection>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
 
@@ -64,12 +66,20 @@ export class Fanout {
     if (evict) { for (const member of evict) tooSlow(member); }
   }
 
+  /** Judges `member`'s backlog once the loop has turned, as after a broadcast. */
+  watch(member: Connection): void {
+    if (this.#stopped) return;
+    this.#watched.add(member);
+    this.#timer ??= setTimeout(this.#checkBacklog, 0);
+  }
+
   /** Stops the backlog check (shutdown). */
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#backlog.clear();
+    this.#watched.clear();
   }
 
   /**
@@ -94,6 +104,16 @@ export class Fanout {
       }
     }
     this.#backlog.clear();
+    for (const member of this.#watched) {
+      if (
+        member.state !== "gone" &&
+        member.socket.bufferedAmount > this.#slowBytes
+      ) {
+        countEviction("backlog");
+        tooSlow(member);
+      }
+    }
+    this.#watched.clear();
   };
 }
 

@@ -25,6 +25,7 @@ import {
   isOversized,
   parseClientFrame,
 } from "./protocol.ts";
+import { strike } from "./intake.ts";
 import { Room } from "./room.ts";
 import type { RoomContext } from "./room_context.ts";
 import { SessionTable } from "./sessions.ts";
@@ -80,7 +81,8 @@ export class Hub {
   #counter: ConnectionCounter;
   #fanout: Fanout;
   #roomContext: RoomContext;
-  #connections = 0;
+  /** Every connection whose slot is held: from its upgrade until its close frame is sent. */
+  #live = new Set<Connection>();
   #timer: ReturnType<typeof setInterval>;
   #closing = false;
 
@@ -159,11 +161,13 @@ export class Hub {
       ip: info.ip,
       since: info.since,
       onGone: (c, previous) => this.#detach(c, previous),
+      onReleased: (c) => this.#release(c),
+      backlog: this.#fanout,
       log: this.#log,
     });
     session.sockets.add(connection);
     room.attach();
-    this.#connections++;
+    this.#live.add(connection);
     const guard = (fn: () => void | Promise<void>) =>
       connection.guard(fn, this.#log, () => ({
         nickname: session.nickname,
@@ -172,7 +176,7 @@ export class Hub {
     socket.onopen = () => guard(() => this.#onOpen(connection));
     socket.onmessage = (event) =>
       guard(() => this.#onMessage(connection, event));
-    socket.onclose = () => guard(() => connection.gone());
+    socket.onclose = () => guard(() => connection.closed());
     socket.onerror = () => {/* a close event always follows */};
     if (this.#closing) connection.close(CLOSE.RESTART, "Server restarting");
   }
@@ -194,7 +198,7 @@ export class Hub {
   stats(): HubStats {
     let users = 0;
     for (const _ of this.#sessions.active()) users++;
-    return { connections: this.#connections, users, rooms: this.#rooms.size };
+    return { connections: this.#live.size, users, rooms: this.#rooms.size };
   }
 
   /** Rooms with people in them on any instance, most populated first. */
@@ -229,10 +233,10 @@ export class Hub {
     clearInterval(this.#timer);
     this.#fanout.stop();
     for (const room of this.#rooms.values()) room.stop();
-    for (const session of this.#sessions.values()) {
-      for (const connection of [...session.sockets]) {
-        connection.close(code, "Server restarting");
-      }
+    // Every socket, those still draining after a close included, gets its
+    // close frame now: a shutdown does not wait for peers to pause.
+    for (const connection of [...this.#live]) {
+      connection.close(code, "Server restarting", { now: true });
     }
   }
 
@@ -247,7 +251,7 @@ export class Hub {
   }
 
   async #onOpen(connection: Connection): Promise<void> {
-    if (connection.state !== "connecting") return;
+    if (!connection.opened() || connection.state !== "connecting") return;
     const ok = await this.#nickLeases.confirm(connection);
     if (connection.state !== "connecting") return;
     if (!ok) {
@@ -258,6 +262,7 @@ export class Hub {
   }
 
   #onMessage(connection: Connection, event: MessageEvent): void {
+    connection.received();
     if (connection.state === "gone") return;
     const data = event.data;
     if (typeof data !== "string") {
@@ -270,7 +275,9 @@ export class Hub {
     }
     const request = parseClientFrame(data);
     if (request.type === "error") {
-      connection.send(errorFrame(request.code, request.message));
+      if (!strike(connection, this.#now())) {
+        connection.send(errorFrame(request.code, request.message));
+      }
       return;
     }
     if (connection.state === "joined") {
@@ -282,8 +289,6 @@ export class Hub {
 
   #detach(connection: Connection, previous: ConnectionState): void {
     const { room, session } = connection;
-    this.#connections--;
-    this.#counter.release(connection.ip);
     session.sockets.delete(connection);
     room.leave(connection, previous);
     if (session.sockets.size === 0) {
@@ -292,6 +297,11 @@ export class Hub {
         this.#nickLeases.holdAfterLeaving(session);
       }
     }
+  }
+
+  #release(connection: Connection): void {
+    if (!this.#live.delete(connection)) return;
+    this.#counter.release(connection.ip);
   }
 
   #tick(): void {

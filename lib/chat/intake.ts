@@ -1,7 +1,8 @@
 /**
  * The first step of a room's pipeline: what a member's frame becomes. Its
  * session's policy decides, and a refusal is answered on that socket alone
- * (an `error` frame, a re-confirmation, or a close for abuse).
+ * (an `error` frame, a re-confirmation, or a close for abuse). Every refusal
+ * is a strike toward that close, so no frame a client repeats is free.
  *
  * @module
  */
@@ -35,27 +36,35 @@ export function intake(
   const { session } = member;
   const { policy } = session;
   if (request.type === "typing") {
-    if (!policy.allowTyping(ctx.room, ctx.now)) return undefined;
-    return { type: "typing", nickname: session.nickname };
+    if (policy.allowTyping(ctx.room, ctx.now)) {
+      return { type: "typing", nickname: session.nickname };
+    }
+    strike(member, ctx.now);
+    return undefined;
   }
   if (request.type !== "message") return undefined;
   const checked = checkMessageText(request.text, ctx.maxMessageChars);
   if (!checked.ok) {
-    member.send(errorFrame(checked.code, checked.message));
+    if (!strike(member, ctx.now)) {
+      member.send(errorFrame(checked.code, checked.message));
+    }
     return undefined;
   }
   if (request.cid !== undefined) {
     const seen = policy.seen(request.cid);
     if (seen) {
       // A retry of a message already taken: confirm it again, post nothing.
-      if (seen.id > 0) member.send(JSON.stringify(seen));
+      // Each retry costs a strike, so resending one cid is no free echo.
+      if (!strike(member, ctx.now) && seen.id > 0) {
+        member.send(JSON.stringify(seen));
+      }
       return undefined;
     }
   }
   const verdict = policy.takeMessage(ctx.now);
   if (verdict.kind !== "ok") countRateLimited("message");
   if (verdict.kind === "abuse") {
-    member.close(CLOSE.POLICY, "Rate limit exceeded");
+    closeForAbuse(member);
     return undefined;
   }
   if (verdict.kind === "wait") {
@@ -76,4 +85,15 @@ export function intake(
   if (request.cid !== undefined) message.cid = request.cid;
   policy.remember(message);
   return message;
+}
+
+/** Counts a refused frame against the member's session; true when that closed the socket (1008). */
+export function strike(member: Connection, now: number): boolean {
+  if (!member.session.policy.strike(now)) return false;
+  closeForAbuse(member);
+  return true;
+}
+
+function closeForAbuse(member: Connection): void {
+  member.close(CLOSE.POLICY, "Rate limit exceeded");
 }

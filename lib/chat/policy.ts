@@ -1,6 +1,7 @@
 /**
  * What one session may do, whichever of its sockets it uses: a token
- * bucket for messages (with strikes for hammering at an empty bucket),
+ * bucket for messages (with strikes for hammering at an empty bucket or
+ * sending what is refused),
  * de-duplication of client message ids, and a typing throttle. It outlives
  * the session's sockets for a while, so a reconnect resets none of it.
  * Tested with a fake clock in tests/policy_test.ts.
@@ -14,7 +15,7 @@ import type { ChatMessage } from "./protocol.ts";
 export const MAX_CIDS = 256;
 /** A typing event per user per room at most this often. */
 export const TYPING_INTERVAL_MS = 1000;
-/** Refused messages in a row, per token of burst, before the socket is closed. */
+/** Refused frames (messages, invalid frames, cid repeats, throttled typing), per token of burst, before the socket is closed. */
 export const STRIKES_PER_BURST = 5;
 
 /** The outcome of {@linkcode SessionPolicy.takeMessage}. */
@@ -37,12 +38,31 @@ export class SessionPolicy {
   #bucket: TokenBucket;
   #strikeLimit: number;
   #strikes = 0;
+  #struckAt: number;
+  #forgivePerMs: number;
   #cids = new Map<string, ChatMessage>();
   #typingAt = new Map<string, number>();
 
   constructor(options: PolicyOptions) {
     this.#bucket = new TokenBucket(options);
     this.#strikeLimit = STRIKES_PER_BURST * options.burst;
+    this.#struckAt = options.now;
+    this.#forgivePerMs = options.perSecond / 1000;
+  }
+
+  /**
+   * Counts one refused frame; true when there were too many: close the
+   * socket. Strikes are forgiven at the message rate, so an honest client's
+   * occasional refusal (two tabs typing, a retry after a reconnect) never
+   * adds up, while a flood does within a second.
+   */
+  strike(now: number): boolean {
+    if (now > this.#struckAt) {
+      const forgiven = (now - this.#struckAt) * this.#forgivePerMs;
+      this.#strikes = Math.max(0, this.#strikes - forgiven);
+      this.#struckAt = now;
+    }
+    return ++this.#strikes > this.#strikeLimit;
   }
 
   /** Whether a typing event in `room` goes out now; at most one a second per room. */
@@ -65,7 +85,7 @@ export class SessionPolicy {
       this.#strikes = 0;
       return { kind: "ok" };
     }
-    if (++this.#strikes > this.#strikeLimit) return { kind: "abuse" };
+    if (this.strike(now)) return { kind: "abuse" };
     return { kind: "wait", seconds: Math.ceil(wait * 10) / 10 };
   }
 

@@ -101,10 +101,32 @@ export function encodeWelcome(
 /** A message's text once trimmed and checked, or why it was refused. */
 export type TextCheck =
   | { ok: true; text: string }
-  | { ok: false; code: "empty" | "too_long"; message: string };
+  | { ok: false; code: "empty" | "too_long" | "bad_request"; message: string };
 
-/** Trims a message's text and checks it is neither empty nor longer than `maxChars` code points. */
+/** C0 controls but tab and newline: NUL and the others are never text a person typed. */
+// deno-lint-ignore no-control-regex -- matching controls is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f]/;
+
+/**
+ * Trims a message's text and checks it is neither empty nor longer than
+ * `maxChars` code points, and holds no C0 control (tab and newline aside)
+ * and no lone surrogate, which a store or a page may mangle.
+ */
 export function checkMessageText(raw: string, maxChars: number): TextCheck {
+  if (CONTROL.test(raw)) {
+    return {
+      ok: false,
+      code: "bad_request",
+      message: "Invalid message text: control characters are not allowed",
+    };
+  }
+  if (!raw.isWellFormed()) {
+    return {
+      ok: false,
+      code: "bad_request",
+      message: "Invalid message text: it holds a lone surrogate",
+    };
+  }
   const text = raw.trim();
   if (text.length === 0) {
     return {

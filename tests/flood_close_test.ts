@@ -1,0 +1,112 @@
+/**
+ * A client closed for flooding learns why: the 1008 close frame reaches it
+ * although it keeps sending. Deno drops the TCP connection as soon as a data
+ * frame arrives after its close frame, and a drop with unread data is a
+ * reset that loses the close frame (the client sees 1006); the server
+ * discards what such a client sends until it pauses, then closes
+ * (lib/chat/connection.ts). Invalid frames and throttled typing count
+ * toward the same close as messages past the rate limit.
+ */
+import assert from "node:assert/strict";
+import {
+  eventually,
+  healthz,
+  loginOk,
+  startServer,
+  type TestServer,
+} from "./helpers/harness.ts";
+import { concat, encodeFrame, OP, RawSocket } from "./helpers/raw_ws.ts";
+
+/** A burst of 3, then a token a second: 15 refusals in a row close the socket. */
+const TIGHT_RATE = { RATE_BURST: "3", RATE_PER_SECOND: "1" };
+
+/**
+ * Writes `frame` 50 at a time until the server's close frame arrives (or
+ * `maxChunks` are written), and returns how the socket ended.
+ */
+async function floodUntilClosed(
+  socket: RawSocket,
+  frame: string,
+  maxChunks: number,
+) {
+  const chunk = concat(
+    Array.from({ length: 50 }, () => encodeFrame(OP.TEXT, frame)),
+  );
+  let closed = false;
+  const writing = (async () => {
+    for (let i = 0; i < maxChunks && !closed; i++) {
+      try {
+        await socket.write(chunk);
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  try {
+    return await socket.waitForClose(10_000);
+  } finally {
+    closed = true;
+    await writing;
+  }
+}
+
+async function flooder(server: TestServer, nickname: string) {
+  return await RawSocket.join(server, {
+    cookie: await loginOk(server, nickname),
+  });
+}
+
+// A flooder that never pauses is closed after the drain's 1 s, so a round costs a second.
+const FLOODS: { name: string; frame: string; rounds: number }[] = [
+  {
+    name: "messages past the rate limit",
+    frame: JSON.stringify({ type: "message", text: "x".repeat(200) }),
+    rounds: 3,
+  },
+  { name: "invalid frames", frame: `{"not json ${"y".repeat(200)}`, rounds: 1 },
+  {
+    name: "typing frames",
+    frame: JSON.stringify({ type: "typing" }),
+    rounds: 1,
+  },
+];
+
+for (const { name, frame, rounds } of FLOODS) {
+  Deno.test(`a client flooding ${name} that keeps sending reads 1008, not a reset`, async () => {
+    await using server = await startServer(TIGHT_RATE);
+    // Before the drain, every round ended in a reset.
+    for (let round = 0; round < rounds; round++) {
+      using socket = await flooder(server, `flood${round}`);
+      const ended = await floodUntilClosed(socket, frame, 2000);
+      assert.deepEqual(ended, {
+        kind: "close",
+        code: 1008,
+        reason: "Rate limit exceeded",
+      }, `round ${round}`);
+    }
+    await eventually(async () =>
+      (await healthz(server)).body.connections === 0
+    );
+  });
+}
+
+Deno.test("a client that floods one burst and then reads gets 1008 once it pauses", async () => {
+  await using server = await startServer(TIGHT_RATE);
+  using socket = await flooder(server, "burst");
+  const text = JSON.stringify({ type: "message", text: "z".repeat(100) });
+  await socket.write(
+    concat(Array.from({ length: 500 }, () => encodeFrame(OP.TEXT, text))),
+  );
+  const ended = await socket.waitForClose(5000);
+  assert.deepEqual(ended, {
+    kind: "close",
+    code: 1008,
+    reason: "Rate limit exceeded",
+  });
+  // 15 were refused before the close; what came after it was discarded.
+  assert.equal(
+    socket.events.filter((e) => e.code === "rate_limited").length,
+    15,
+  );
+});

@@ -203,6 +203,25 @@ export function isOversized(text: string, maxBytes: number): boolean {
   return utf8Length(text) > maxBytes;
 }
 
+/** The outcome of {@linkcode parseJsonObject}. */
+export type JsonObjectResult =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; why: "not JSON" | "expected a JSON object" };
+
+/** Parses untrusted text that must be one JSON object (a frame, an export line). */
+export function parseJsonObject(text: string): JsonObjectResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, why: "not JSON" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, why: "expected a JSON object" };
+  }
+  return { ok: true, value: value as Record<string, unknown> };
+}
+
 function bad(message: string): ClientRequest {
   return { type: "error", code: "bad_request", message };
 }
@@ -212,16 +231,9 @@ function bad(message: string): ClientRequest {
  * `bad_request`; text limits are checked by the caller, which knows them.
  */
 export function parseClientFrame(data: string): ClientRequest {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return bad("Invalid frame: not JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return bad("Invalid frame: expected a JSON object");
-  }
-  const frame = value as Record<string, unknown>;
+  const parsed = parseJsonObject(data);
+  if (!parsed.ok) return bad(`Invalid frame: ${parsed.why}`);
+  const frame = parsed.value;
   const type = frame.type;
   if (type === "message") {
     for (const key of Object.keys(frame)) {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { isRoomName } from "../chat/protocol.ts";
+import { isRoomName, parseJsonObject } from "../chat/protocol.ts";
 import { KEYS } from "./keys.ts";
 
 /** The first line of every export; a change of format bumps the version. */
@@ -347,16 +347,9 @@ function sameMessage(stored: Stored, line: MessageLine): boolean {
 function parseLine(raw: string, lineNo: number): ExportLine {
   const bad = (why: string) =>
     new ImportError(`Invalid line ${lineNo}: ${why}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw bad("not JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw bad("expected a JSON object");
-  }
-  const v = value as Record<string, unknown>;
+  const parsed = parseJsonObject(raw);
+  if (!parsed.ok) throw bad(parsed.why);
+  const v = parsed.value;
   const isId = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
   const room = () => {
     if (typeof v.room !== "string" || !isRoomName(v.room)) {

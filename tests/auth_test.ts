@@ -7,6 +7,7 @@ import {
   getPage,
   login,
   loginOk,
+  logout,
   SECRET,
   startServer,
   TestClient,
@@ -212,16 +213,7 @@ Deno.test("POST /logout frees the nickname, clears the cookie and closes the ses
   const tab1 = await server.joinWith(cookie);
   const tab2 = await server.joinWith(cookie);
   await watcher.waitForNotice("join", "frank");
-  const res = await fetch(`${server.url}/logout`, {
-    method: "POST",
-    headers: {
-      cookie,
-      origin: server.origin,
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    redirect: "manual",
-  });
-  await res.body?.cancel();
+  const res = await logout(server, cookie);
   assert.equal(res.status, 303);
   assert.equal(res.headers.get("location"), "/login");
   assert.match(res.headers.get("set-cookie") ?? "", /Max-Age=0/);

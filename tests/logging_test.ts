@@ -6,7 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { configSummary, redactUrl } from "../lib/app/redact.ts";
-import { loginOk, SECRET, startServer, testConfig } from "./helpers/harness.ts";
+import {
+  loginOk,
+  logout,
+  SECRET,
+  startServer,
+  testConfig,
+} from "./helpers/harness.ts";
 
 Deno.test("redactUrl() hides passwords in userinfo and query, keeps the rest", () => {
   assert.equal(
@@ -37,12 +43,7 @@ Deno.test("The start summary has no cookie secret and no Redis password", () => 
 Deno.test("Login and logout are logged with the nickname and no secret", async () => {
   await using server = await startServer();
   const cookie = await loginOk(server, "alice");
-  const res = await fetch(`${server.origin}/logout`, {
-    method: "POST",
-    headers: { cookie, origin: server.origin },
-    redirect: "manual",
-  });
-  await res.body?.cancel();
+  const res = await logout(server, cookie);
   assert.equal(res.status, 303);
   assert.ok(server.logs.some((l) => /^Logged in .*"nickname":"alice"/.test(l)));
   assert.ok(

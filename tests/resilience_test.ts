@@ -13,6 +13,7 @@ import {
   healthz,
   HIGH_RATE,
   loginOk,
+  logout,
   seenJoin,
   startServer,
   TestClient,
@@ -383,12 +384,7 @@ const leavePaths: LeavePath[] = [
     name: "logout",
     async leave(server, cookie) {
       const client = await TestClient.join(server, cookie);
-      const res = await fetch(`${server.url}/logout`, {
-        method: "POST",
-        headers: { cookie, origin: server.origin },
-        redirect: "manual",
-      });
-      await res.body?.cancel();
+      const res = await logout(server, cookie);
       assert.equal(res.status, 303);
       return (await client.closed).code;
     },

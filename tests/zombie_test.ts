@@ -9,28 +9,15 @@ import {
   eventually,
   healthz,
   loginOk,
+  logout,
   spawnServer,
   startServer,
-  type TestServer,
 } from "./helpers/harness.ts";
 import { OPEN_TIMEOUT_MS } from "../lib/chat/connection.ts";
 import { RawSocket } from "./helpers/raw_ws.ts";
 
 /** Room for every upgrade of a round, so no refusal hides a race. */
 const ENV = { MAX_CONNECTIONS_PER_IP: "1000", MAX_CONNECTIONS: "1000" };
-
-async function logout(server: TestServer, cookie: string): Promise<void> {
-  const res = await fetch(`${server.origin}/logout`, {
-    method: "POST",
-    headers: {
-      cookie,
-      origin: server.origin,
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    redirect: "manual",
-  });
-  await res.body?.cancel();
-}
 
 /** Whether the server still holds `socket` open after `ms` (no close frame, no EOF). */
 async function stillOpen(socket: RawSocket, ms: number): Promise<boolean> {

@@ -194,6 +194,24 @@ export async function loginOk(
   return result.cookie;
 }
 
+/** Posts the logout form like the page does; returns the response, its body already consumed. */
+export async function logout(
+  server: { origin: string },
+  cookie: string,
+): Promise<Response> {
+  const res = await fetch(`${server.origin}/logout`, {
+    method: "POST",
+    headers: {
+      cookie,
+      origin: server.origin,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    redirect: "manual",
+  });
+  await res.body?.cancel();
+  return res;
+}
+
 /** Which room to join and where to resume. */
 export interface JoinOptions {
   room?: string;

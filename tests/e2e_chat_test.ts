@@ -65,6 +65,15 @@ browserTest("chat page carries messages both ways", async (scene) => {
   );
   assert.ok(colour.index !== undefined, "the nickname has a colour class");
   assert.equal(colour.got, colour.want);
+  // Nickname and text are bidi-isolated, so an RLO in one stays inside it
+  const isolation = await bo.locator(".msg", { hasText: "hello from ann" })
+    .evaluate((el) =>
+      [".msg-nick", ".msg-text"].map((sel) => {
+        const part = el.querySelector<HTMLElement>(sel);
+        return part && `${part.dir} ${getComputedStyle(part).unicodeBidi}`;
+      })
+    );
+  assert.deepEqual(isolation, ["auto isolate", "auto isolate"]);
 
   // The send button works too, and Chinese text goes through intact
   await bo.fill("#message-input", "你好，ann！");
@@ -94,6 +103,7 @@ browserTest("chat page carries messages both ways", async (scene) => {
   assert.equal(await link.getAttribute("href"), "https://example.com/a?b=1");
   assert.equal(await link.getAttribute("rel"), "noopener noreferrer nofollow");
   assert.equal(await link.getAttribute("target"), "_blank");
+  assert.equal(await link.getAttribute("dir"), "ltr");
   assert.equal(await bo.locator("#messages a").count(), 1);
 
   await shot(ann, "chat-en.png");

@@ -61,6 +61,81 @@ Deno.test("linkSegments links http(s) only and stops where the URL stops", () =>
   assert.equal(linkSegments(text).map((s) => s.text).join(""), text);
 });
 
+/** The segments that are links, as [text, href] pairs */
+function links(text: string): [string, string][] {
+  return linkSegments(text).flatMap((s) =>
+    s.href === undefined ? [] : [[s.text, s.href] as [string, string]]
+  );
+}
+
+Deno.test("linkSegments leaves URLs with userinfo as text", () => {
+  for (
+    const text of [
+      "https://google.com@evil.example/",
+      "go to https://google.com@evil.example/login now",
+      "http://user:pass@evil.example",
+      "https://google.com:443@evil.example/",
+      "https://@evil.example/",
+      "https://a%40b@evil.example/",
+    ]
+  ) {
+    assert.deepEqual(links(text), [], `no link in ${text}`);
+    // Left exactly as typed, nothing lost
+    assert.equal(linkSegments(text).map((s) => s.text).join(""), text);
+  }
+  // An "@" after the host is part of a path or query, not userinfo
+  assert.deepEqual(links("https://example.com/@ann?to=a@b.org"), [[
+    "https://example.com/@ann?to=a@b.org",
+    "https://example.com/@ann?to=a@b.org",
+  ]]);
+  // Ordinary links beside one still work
+  assert.deepEqual(
+    links(
+      "http://x.org/1 https://google.com@evil.example/ https://y.org:8443/",
+    ),
+    [["http://x.org/1", "http://x.org/1"], [
+      "https://y.org:8443/",
+      "https://y.org:8443/",
+    ]],
+  );
+});
+
+Deno.test("linkSegments does not link a URL that runs into a bidi control", () => {
+  for (
+    const control of [
+      "\u202E", // right-to-left override
+      "\u202D", // left-to-right override
+      "\u202B", // right-to-left embedding
+      "\u2067", // right-to-left isolate
+      "\u2066", // left-to-right isolate
+      "\u2068", // first strong isolate
+      "\u200F", // right-to-left mark
+      "\u061C", // Arabic letter mark
+      "\u200B", // zero-width space: the same trick without bidi
+    ]
+  ) {
+    for (
+      const text of [
+        `https://evil${control}moc.elgoog`,
+        `see https://evil.${control}moc.elgoog/x`,
+        `https://example.com/a${control}b`,
+      ]
+    ) {
+      assert.deepEqual(links(text), [], `no link in ${JSON.stringify(text)}`);
+      assert.equal(linkSegments(text).map((s) => s.text).join(""), text);
+    }
+  }
+  // A control before or apart from a URL does not stop it being a link
+  assert.deepEqual(links("\u202Ehttps://example.com/ ok"), [[
+    "https://example.com/",
+    "https://example.com/",
+  ]]);
+  assert.deepEqual(links("https://example.com/ \u202E"), [[
+    "https://example.com/",
+    "https://example.com/",
+  ]]);
+});
+
 Deno.test("roomSlug, roomPath and socketUrl agree on where a room is", () => {
   assert.equal(roomSlug("  Dev Team "), "dev-team");
   assert.equal(roomSlug("a_b"), "a-b");

@@ -72,6 +72,9 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
     head.className = "msg-head";
     const nick = document.createElement("span");
     nick.className = `msg-nick ${own ? "" : nickColourClass(message.nickname)}`;
+    // Isolated from what is around it, so a right-to-left name or a bidi
+    // control in it cannot reorder the time or the text beside it
+    nick.dir = "auto";
     nick.textContent = message.nickname;
     head.append(nick);
     if (pending) {
@@ -85,6 +88,7 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
 
     const body = document.createElement("p");
     body.className = "msg-text";
+    body.dir = "auto";
     for (const segment of linkSegments(message.text)) {
       if (segment.href === undefined) {
         body.append(segment.text);
@@ -92,6 +96,8 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
       }
       const link = document.createElement("a");
       link.href = segment.href;
+      // A URL reads left to right whatever override the text around it sets
+      link.dir = "ltr";
       link.textContent = segment.text;
       link.target = "_blank";
       link.rel = "noopener noreferrer nofollow";

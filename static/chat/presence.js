@@ -34,6 +34,8 @@ export function createPresence({ lang, s, me, onChange }) {
       name.className = nickname === me
         ? "user-name"
         : `user-name ${nickColourClass(nickname)}`;
+      // Isolated, so a right-to-left name cannot reorder "(you)" beside it
+      name.dir = "auto";
       name.textContent = nickname;
       li.append(name);
       if (nickname === me) {

@@ -58,9 +58,43 @@ function trimUrlTail(url) {
   }
 }
 
+// Format characters (bidi controls, zero-width spaces and joiners) end the
+// pattern's match, so the link would stop where the reader does not see it
+// stop: "https://evil\u202Emoc.elgoog" would link "https://evil" beside a
+// "google.com" drawn backwards
+const FORMAT_CHAR = /^\p{Cf}/u;
+
+/**
+ * Whether a parsed candidate may become a link: http(s) with a host, and no
+ * userinfo, since "https://google.com@evil.example/" goes to evil.example
+ * @param {string} candidate
+ * @returns {string | undefined} the href, or undefined to leave it as text
+ */
+function safeHref(candidate) {
+  let url;
+  try {
+    url = new URL(candidate);
+  } catch {
+    // Not a URL after all, e.g. "http://": it stays text
+    return undefined;
+  }
+  // The pattern already insists on http(s); this guards the parser's view
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  if (!url.host) return undefined;
+  // Any "@" before the path counts, even an empty "https://@host" the parser
+  // drops, so what is shown is always scheme, host and path
+  const authority = candidate.slice(candidate.indexOf("//") + 2)
+    .split(/[/?#]/, 1)[0];
+  if (authority.includes("@") || url.username || url.password) {
+    return undefined;
+  }
+  return url.href;
+}
+
 /**
  * Splits message text into plain runs and http(s) links, to render as text.
- * A link carries the parsed href; its text is what the person typed.
+ * A link carries the parsed href; its text is what the person typed. URLs
+ * with userinfo, or running into a format character, stay text.
  * @param {string} text
  * @returns {{ text: string, href?: string }[]}
  */
@@ -70,19 +104,10 @@ export function linkSegments(text) {
   let done = 0;
   for (const match of text.matchAll(URL_PATTERN)) {
     const start = match.index ?? 0;
+    const end = start + match[0].length;
+    if (FORMAT_CHAR.test(text.slice(end, end + 1))) continue;
     const candidate = trimUrlTail(match[0]);
-    let href;
-    try {
-      const url = new URL(candidate);
-      // The pattern already insists on http(s); this guards the parser's view
-      if (
-        (url.protocol === "http:" || url.protocol === "https:") && url.host
-      ) {
-        href = url.href;
-      }
-    } catch {
-      // Not a URL after all, e.g. "http://": it stays text
-    }
+    const href = safeHref(candidate);
     if (href === undefined) continue;
     if (start > done) out.push({ text: text.slice(done, start) });
     out.push({ text: candidate, href });

@@ -10,6 +10,7 @@ import type { Hub } from "./lib/chat/hub.ts";
 import { configureLogging, defaultLog, errorText } from "./lib/app/log.ts";
 import { configSummary } from "./lib/app/redact.ts";
 import { startupFailure } from "./lib/app/startup.ts";
+import { installCrashGuard } from "./lib/app/crash_guard.ts";
 import {
   type BuildOptions,
   buildServices,
@@ -175,6 +176,7 @@ function onSignal(stop: () => void): void {
 
 async function serve(): Promise<void> {
   const config = readConfig();
+  installCrashGuard();
   warnWithoutSecret(config);
   if (config.server.workers > 1) return await serveParallel(config);
   let chat: ChatApp;
@@ -280,6 +282,7 @@ async function serveParallel(config: Config): Promise<void> {
 
 async function serveWorker(): Promise<Deno.ServeDefaultExport> {
   const config = readConfig();
+  installCrashGuard();
   let chat: ChatApp;
   try {
     chat = await createApp(config);

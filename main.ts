@@ -11,6 +11,7 @@ import { configureLogging, defaultLog, errorText } from "./lib/app/log.ts";
 import { configSummary } from "./lib/app/redact.ts";
 import { startupFailure } from "./lib/app/startup.ts";
 import { installCrashGuard } from "./lib/app/crash_guard.ts";
+import { serveAndRelisten } from "./lib/app/relisten.ts";
 import {
   type BuildOptions,
   buildServices,
@@ -105,11 +106,17 @@ export async function createApp(
     kv,
     services,
     serve({ port, hostname, onListen }) {
-      server = Deno.serve(
+      const current = Deno.serve(
         { port, hostname, onListen: onListen ?? (() => {}) },
         app.fetch,
       );
-      return server;
+      server = current;
+      // A listener that failed (out of descriptors) has nothing to shut down;
+      // close() then stops whichever one listens now.
+      current.finished.catch(() => {
+        if (server === current) server = undefined;
+      });
+      return current;
     },
     async close() {
       if (closed) return;
@@ -181,19 +188,25 @@ async function serve(): Promise<void> {
   if (config.server.workers > 1) return await serveParallel(config);
   let chat: ChatApp;
   let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    chat = await createApp(config);
-    server = chat.serve({
+  let listened = false;
+  const listen = () =>
+    chat.serve({
       port: config.server.port,
       hostname: config.server.hostname,
       onListen({ hostname, port }) {
         const shown = hostname === "0.0.0.0" ? "localhost" : hostname;
+        // A listener started again after running out of descriptors is not news.
+        if (listened) return;
+        listened = true;
         defaultLog(`Chat listening on http://${shown}:${port}/`, {
           ...configSummary(config),
           port,
         }, { level: "info" });
       },
     });
+  try {
+    chat = await createApp(config);
+    server = listen();
   } catch (err) {
     fail(err, config);
   }
@@ -214,7 +227,13 @@ async function serve(): Promise<void> {
     defaultLog("Stopped", {}, { level: "info" });
     Deno.exit(0);
   });
-  await server.finished;
+  // The hub and its sockets outlive a failed listener; only accept restarts.
+  let first: Deno.HttpServer<Deno.NetAddr> | undefined = server;
+  await serveAndRelisten(() => {
+    const current = first ?? listen();
+    first = undefined;
+    return current;
+  }, { stopping: () => stopping });
 }
 
 /**

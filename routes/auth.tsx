@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { csrf } from "hono/csrf";
 import { nicknameKey, validateNickname } from "../lib/auth/nicknames.ts";
@@ -21,6 +21,9 @@ import { langOf } from "./lang.ts";
 
 /** Largest login or logout body accepted. */
 export const MAX_FORM_BYTES = 4096;
+
+/** Seconds a login refused because KV failed asks the browser to wait. */
+const STORE_RETRY_SECONDS = 5;
 
 /** Routes for `/`, `/login` and `/logout`. */
 export function authRoutes(services: Services): Hono {
@@ -62,27 +65,28 @@ export function authRoutes(services: Services): Hono {
       );
     }
     const nickname = result.nickname;
-    const existing = await currentSession(c, sessionOptions);
-    // Every login gets a new session id, so a cookie planted in this browser
-    // before it (session fixation) dies with the session it names; the name
-    // passes from that session to the new one.
     const sid = newSessionId();
-    const sameName = existing &&
-      nicknameKey(existing.nickname) === nicknameKey(nickname);
-    const ok = await nicknames.claim(
-      nickname,
-      sid,
-      config.nicknames.graceSeconds * 1000,
-      { from: sameName ? existing.sid : undefined },
-    );
-    if (!ok) {
+    let claimed: boolean;
+    try {
+      claimed = await claimFor(c, nickname, sid);
+    } catch (err) {
+      // A full disk or a lost KV: a clear answer to retry, never a 500.
+      services.log("Login failed: the store refused a write", {
+        nickname,
+        error: err instanceof Error ? err.message : String(err),
+      }, { level: "warning" });
+      c.header("Retry-After", String(STORE_RETRY_SECONDS));
+      return c.html(
+        <LoginPage lang={lang} value={typed} hint="store_unavailable" />,
+        503,
+      );
+    }
+    if (!claimed) {
       return c.html(
         <LoginPage lang={lang} value={typed} hint="nick_taken" />,
         409,
       );
     }
-    // The session this browser had ends, and a name it held is freed at once.
-    if (existing) await services.endSession(existing);
     await writeSession(c, { sid, nickname, issuedAt: Date.now() }, {
       secret: services.signingSecret,
       maxAgeSeconds: config.session.maxAgeSeconds,
@@ -91,11 +95,44 @@ export function authRoutes(services: Services): Hono {
     return c.redirect("/chat", 303);
   });
 
+  /**
+   * Claims `nickname` for the new session `sid` and ends the session this
+   * browser presented; false when someone else holds the name. Throws when
+   * KV does.
+   */
+  async function claimFor(c: Context, nickname: string, sid: string) {
+    const existing = await currentSession(c, sessionOptions);
+    // Every login gets a new session id, so a cookie planted in this browser
+    // before it (session fixation) dies with the session it names; the name
+    // passes from that session to the new one.
+    const sameName = existing &&
+      nicknameKey(existing.nickname) === nicknameKey(nickname);
+    const ok = await nicknames.claim(
+      nickname,
+      sid,
+      config.nicknames.graceSeconds * 1000,
+      { from: sameName ? existing.sid : undefined },
+    );
+    // The session this browser had ends, and a name it held is freed at once.
+    if (ok && existing) await services.endSession(existing);
+    return ok;
+  }
+
   app.post("/logout", sameOrigin, limit, async (c) => {
-    const session = await currentSession(c, sessionOptions);
-    // A copy of the cookie must not come back after logout.
+    let session;
+    try {
+      session = await currentSession(c, sessionOptions);
+      // A copy of the cookie must not come back after logout.
+      if (session) await services.endSession(session);
+    } catch (err) {
+      // The browser still forgets the cookie; only a copy taken before
+      // could come back, until it expires.
+      services.log("Logout could not record the session as ended", {
+        nickname: session?.nickname,
+        error: err instanceof Error ? err.message : String(err),
+      }, { level: "warning" });
+    }
     if (session) {
-      await services.endSession(session);
       services.log("Logged out", { nickname: session.nickname }, {
         level: "info",
       });

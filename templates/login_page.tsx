@@ -14,6 +14,7 @@ const HINT_KEYS: Record<LoginHint, MessageKey> = {
   nick_bad_chars: "hint_nick_bad_chars",
   nick_taken: "hint_nick_taken",
   session_lost: "hint_session_lost",
+  store_unavailable: "hint_store_unavailable",
 };
 
 /** The login form, with the typed value kept and a hint when one is set */
@@ -23,8 +24,8 @@ export function LoginPage(props: {
   hint?: LoginHint;
 }) {
   const { lang, hint } = props;
-  // Every hint but session_lost is about what was typed in the field
-  const fieldProblem = hint !== undefined && hint !== "session_lost";
+  // Only the nick_ hints are about what was typed in the field
+  const fieldProblem = hint?.startsWith("nick_") ?? false;
   const describedBy = hint ? "nickname-help nickname-hint" : "nickname-help";
   return (
     <CardPage lang={lang} title="login_title">

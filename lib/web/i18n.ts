@@ -21,7 +21,8 @@ export type LoginHint =
   | "nick_too_long"
   | "nick_bad_chars"
   | "nick_taken"
-  | "session_lost";
+  | "session_lost"
+  | "store_unavailable";
 
 const en = {
   app_name: "Chat",
@@ -44,6 +45,8 @@ const en = {
   hint_nick_taken:
     "Someone is already using that nickname, please choose another",
   hint_session_lost: "Your session has ended, please enter your nickname again",
+  hint_store_unavailable:
+    "The chat cannot save logins right now, please try again in a little while",
 
   chat_title: "{room} · Chat",
   room_lobby: "Lobby",
@@ -122,6 +125,7 @@ const zhCN: Record<MessageKey, string> = {
   hint_nick_bad_chars: "昵称含有不可见字符或控制字符，请删除它们",
   hint_nick_taken: "这个昵称已有人在用，请换一个",
   hint_session_lost: "会话已结束，请重新输入昵称",
+  hint_store_unavailable: "聊天室暂时无法保存登录，请稍后再试",
 
   chat_title: "{room} · 聊天室",
   room_lobby: "大厅",

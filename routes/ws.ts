@@ -9,6 +9,7 @@ import { getConnInfo } from "hono/deno";
 import { isRoomName, LOBBY } from "../lib/chat/protocol.ts";
 import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
+import { EPOCH_PATTERN } from "../lib/storage/history.ts";
 import { countRateLimited, spanned } from "../lib/app/telemetry.ts";
 
 /** Routes for `/ws` (the lobby) and `/ws/:room`. */
@@ -46,6 +47,15 @@ export function wsRoutes(services: Services): Hono {
       }
       since = Number(sinceRaw);
     }
+    const epoch = c.req.query("epoch") || undefined;
+    if (epoch !== undefined && !EPOCH_PATTERN.test(epoch)) {
+      return c.text(
+        `Invalid epoch "${
+          epoch.slice(0, 40)
+        }": expected 1 to 32 letters, digits, "_" or "-"`,
+        400,
+      );
+    }
     const ip = remoteIp(c);
     const refusal = hub.admit(ip);
     if (refusal) {
@@ -82,6 +92,7 @@ export function wsRoutes(services: Services): Hono {
       room,
       ip,
       since,
+      epoch,
     });
     return upgraded.response;
   }

@@ -50,19 +50,22 @@ async function resume(
   nickname: string,
   room: string,
   since: number,
-): Promise<{ seq: number; history: ServerEvent[] }> {
+): Promise<{ seq: number; epoch: string; history: ServerEvent[] }> {
   const client = await server.join(nickname, { room, since });
-  const { seq, history } = client.welcome;
+  const { seq, epoch, history } = client.welcome;
   await client.close();
-  return { seq, history: messages(history) };
+  return { seq, epoch, history: messages(history) };
 }
 
-Deno.test("export, import into a fresh KV: a resuming client gets the same history and ids", async () => {
+Deno.test("export, import into a fresh KV: a resuming client gets the same history, ids and epoch", async () => {
   using source = await Deno.openKv(":memory:");
   using target = await Deno.openKv(":memory:");
   // HISTORY_ON_JOIN=0: only `since` brings history, so the check is on it.
   const env = { ...HIGH_RATE, HISTORY_ON_JOIN: "0" };
-  const before: Record<string, { seq: number; history: ServerEvent[] }> = {};
+  const before: Record<
+    string,
+    { seq: number; epoch: string; history: ServerEvent[] }
+  > = {};
   {
     await using old = await startServer(env, { kv: source });
     const ann = await old.join("ann");
@@ -80,6 +83,8 @@ Deno.test("export, import into a fresh KV: a resuming client gets the same histo
   }
   assert.equal(before.lobby.history.length, 3);
   assert.equal(before["dev-talk"].history.length, 2);
+  // Each room's epoch travels with it, so pages open on the source resume.
+  assert.notEqual(before.lobby.epoch, before["dev-talk"].epoch);
 
   const lines = await exported(source);
   const first = await importKv(target, linesOf(lines), TTLS);

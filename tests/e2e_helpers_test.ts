@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { roomPath, roomSlug, socketUrl } from "../static/chat/addresses.js";
 import { backoffDelay } from "../static/chat/connection.js";
+import { startsOver } from "../static/chat/frames.js";
 import { newCid } from "../static/chat/outbox.js";
 import {
   format,
@@ -151,9 +152,26 @@ Deno.test("roomSlug, roomPath and socketUrl agree on where a room is", () => {
     "ws://h:1/ws/lobby",
   );
   assert.equal(
-    socketUrl({ protocol: "https:", host: "h" }, "dev", 42),
+    socketUrl({ protocol: "https:", host: "h" }, "dev", { since: 42 }),
     "wss://h/ws/dev?since=42",
   );
+  assert.equal(
+    socketUrl({ protocol: "http:", host: "h" }, "dev", {
+      since: 3,
+      epoch: "a-B_9",
+    }),
+    "ws://h/ws/dev?since=3&epoch=a-B_9",
+  );
+});
+
+Deno.test("startsOver: the page forgets seen ids only when the stream is another", () => {
+  // Recovered, or a gap in the same stream: ids are still unique.
+  assert.equal(startsOver("A", { recovered: true, epoch: "B" }), false);
+  assert.equal(startsOver("A", { recovered: false, epoch: "A" }), false);
+  // Another epoch, a wiped room (no epoch yet), or a page that never knew.
+  assert.equal(startsOver("A", { recovered: false, epoch: "B" }), true);
+  assert.equal(startsOver("A", { recovered: false, epoch: "" }), true);
+  assert.equal(startsOver("", { recovered: false, epoch: "B" }), true);
 });
 
 Deno.test("backoffDelay grows from 1 s to 30 s with jitter", () => {

@@ -55,6 +55,8 @@ export interface ConnectionOptions {
   ip: string;
   /** The last message id the client saw in this room, for loss-free resume. */
   since: number | undefined;
+  /** The epoch `since` belongs to. */
+  epoch?: string;
   /** Called once, when the connection becomes `gone`, with the state it had. */
   onGone(connection: Connection, previous: ConnectionState): void;
   /** Called once, when its close frame is sent or its socket closed: its slot is free. */
@@ -80,6 +82,7 @@ export class Connection {
   readonly room: Room;
   readonly ip: string;
   readonly since: number | undefined;
+  readonly epoch: string | undefined;
   #state: ConnectionState = "connecting";
   /** Its place in its room's {@linkcode MemberList} while joined. */
   index = -1;
@@ -102,6 +105,7 @@ export class Connection {
     this.room = options.room;
     this.ip = options.ip;
     this.since = options.since;
+    this.epoch = options.epoch;
     this.#onGone = options.onGone;
     this.#onReleased = options.onReleased;
     this.#backlog = options.backlog;

@@ -56,6 +56,8 @@ export interface AttachInfo {
   ip: string;
   /** The last message id the client saw in this room, for loss-free resume. */
   since?: number;
+  /** The epoch the client's `since` belongs to. */
+  epoch?: string;
 }
 
 /** Counts for /healthz. */
@@ -160,6 +162,7 @@ export class Hub {
       room,
       ip: info.ip,
       since: info.since,
+      epoch: info.epoch,
       onGone: (c, previous) => this.#detach(c, previous),
       onReleased: (c) => this.#release(c),
       backlog: this.#fanout,

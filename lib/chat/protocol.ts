@@ -56,6 +56,8 @@ export interface WelcomeFrame {
   users: string[];
   history: ChatMessage[];
   seq: number;
+  /** The stream's epoch: a page resumes with it, and a new one means ids started over. */
+  epoch: string;
   recovered: boolean;
 }
 

@@ -380,7 +380,11 @@ export class Room {
           this.#ctx.settings.historyOnJoin,
         );
       } else {
-        page = await this.#ctx.history.since(this.name, member.since);
+        page = await this.#ctx.history.since(
+          this.name,
+          member.since,
+          member.epoch,
+        );
       }
       if (page.seq > this.#sequencer.delivered) {
         // Another instance committed more than has reached us: bring the
@@ -397,6 +401,7 @@ export class Room {
           users: users!,
           history: p.messages,
           seq: p.seq,
+          epoch: p.epoch,
           recovered: p.recovered,
         });
       const part = page === recent

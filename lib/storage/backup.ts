@@ -10,6 +10,7 @@
  * @module
  */
 import { isRoomName, parseJsonObject } from "../chat/protocol.ts";
+import { EPOCH_PATTERN } from "./history.ts";
 import { KEYS } from "./keys.ts";
 
 /** The first line of every export; a change of format bumps the version. */
@@ -19,7 +20,7 @@ const EXPORT_VERSION = 1;
 /** One line of an export. */
 export type ExportLine =
   | { kind: "header"; format: string; version: number; exportedAt: number }
-  | { kind: "room"; room: string; head: number }
+  | { kind: "room"; room: string; head: number; epoch?: string }
   | {
     kind: "message";
     room: string;
@@ -65,7 +66,12 @@ export async function exportKv(
     const room = entry.key[1];
     if (typeof room !== "string" || typeof entry.value !== "number") continue;
     const head = entry.value;
-    await emit({ kind: "room", room, head });
+    const epoch = (await kv.get<string>(KEYS.epoch(room))).value;
+    await emit(
+      epoch === null
+        ? { kind: "room", room, head }
+        : { kind: "room", room, head, epoch },
+    );
     summary.rooms++;
     // Messages appended while this runs are past `head`: left for a later run.
     const messages = kv.list<Stored>({
@@ -202,6 +208,7 @@ class RoomImport {
   readonly name: string;
   #kv: Deno.Kv;
   #head: number;
+  #epoch: string | undefined;
   #options: Required<ImportOptions>;
   #target: Deno.KvEntryMaybe<number>;
   #pending: MessageLine[] = [];
@@ -210,7 +217,7 @@ class RoomImport {
 
   private constructor(
     kv: Deno.Kv,
-    line: { room: string; head: number },
+    line: { room: string; head: number; epoch?: string },
     state: {
       options: Required<ImportOptions>;
       target: Deno.KvEntryMaybe<number>;
@@ -219,6 +226,7 @@ class RoomImport {
     this.#kv = kv;
     this.name = line.room;
     this.#head = line.head;
+    this.#epoch = line.epoch;
     this.#options = state.options;
     this.#target = state.target;
     const targetHead = state.target.value ?? 0;
@@ -231,7 +239,7 @@ class RoomImport {
   /** Starts a room from its line, reading the target's head. */
   static async open(
     kv: Deno.Kv,
-    line: { room: string; head: number },
+    line: { room: string; head: number; epoch?: string },
     options: Required<ImportOptions>,
   ): Promise<RoomImport> {
     const target = await kv.get<number>(KEYS.head(line.room));
@@ -302,7 +310,7 @@ class RoomImport {
       written++;
     }
     const top = above[above.length - 1].id;
-    op = op.set(KEYS.head(this.name), top);
+    op = this.#withEpoch(op).set(KEYS.head(this.name), top);
     if (await this.#commit(op, top)) {
       summary.written += written;
       summary.skipped += above.length - written;
@@ -313,11 +321,20 @@ class RoomImport {
 
   async #raiseHead(head: number) {
     if ((this.#target.value ?? 0) >= head) return;
-    const op = this.#kv.atomic().check(this.#target).set(
+    const op = this.#withEpoch(this.#kv.atomic().check(this.#target)).set(
       KEYS.head(this.name),
       head,
     );
     await this.#commit(op, head);
+  }
+
+  // A room new to the target keeps the export's epoch, so pages open on the
+  // source resume on the target; one merged into an existing head keeps its own.
+  #withEpoch(op: Deno.AtomicOperation): Deno.AtomicOperation {
+    if (this.#target.versionstamp !== null || this.#epoch === undefined) {
+      return op;
+    }
+    return op.set(KEYS.epoch(this.name), this.#epoch);
   }
 
   // The head is checked in every commit: if a server on the target appended
@@ -367,7 +384,18 @@ function parseLine(raw: string, lineNo: number): ExportLine {
       return v as ExportLine;
     case "room":
       if (!isId(v.head)) throw bad(`invalid head ${JSON.stringify(v.head)}`);
-      return { kind: "room", room: room(), head: v.head as number };
+      if (
+        v.epoch !== undefined &&
+        (typeof v.epoch !== "string" || !EPOCH_PATTERN.test(v.epoch))
+      ) throw bad(`invalid epoch ${JSON.stringify(v.epoch)}`);
+      return v.epoch === undefined
+        ? { kind: "room", room: room(), head: v.head as number }
+        : {
+          kind: "room",
+          room: room(),
+          head: v.head as number,
+          epoch: v.epoch as string,
+        };
     case "message": {
       const fields = typeof v.nickname === "string" &&
         typeof v.text === "string" && Number.isFinite(v.ts) &&

@@ -15,7 +15,19 @@ export type NewMessage = Omit<ChatMessage, "id" | "type">;
 export interface HistoryPage {
   messages: ChatMessage[];
   seq: number;
+  /** The stream's epoch; "" while the room never had a message. */
+  epoch: string;
   recovered: boolean;
+}
+
+/** What a valid epoch looks like, in a resume query or an export. */
+export const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** A new random epoch: 16 url-safe characters. */
+export function newEpoch(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-")
+    .replaceAll("/", "_");
 }
 
 /** Storage of room histories. */
@@ -24,8 +36,12 @@ export interface HistoryStore {
   append(room: string, messages: NewMessage[]): Promise<ChatMessage[]>;
   /** The last `limit` messages, oldest first, and the room's head. */
   recent(room: string, limit: number): Promise<HistoryPage>;
-  /** Every kept message after `after`, oldest first; recovered is false when some are gone. */
-  since(room: string, after: number): Promise<HistoryPage>;
+  /**
+   * Every kept message after `after`, oldest first; recovered is false when
+   * some are gone, or when `epoch` is not the room's (its ids started over):
+   * then the page is the recent history.
+   */
+  since(room: string, after: number, epoch?: string): Promise<HistoryPage>;
   /** Messages with ids in (after, upTo], oldest first. */
   range(room: string, after: number, upTo: number): Promise<ChatMessage[]>;
   /** The room's current sequence (0 when it never had a message). */
@@ -118,6 +134,10 @@ export function createKvStore(
       const head = entry.value ?? 0;
       const next = head + messages.length;
       let op = kv.atomic().check(entry).set(seqKey(room), next);
+      // A new head starts a new stream: ids from 1 again, under a new epoch.
+      if (entry.versionstamp === null) {
+        op = op.set(KEYS.epoch(room), newEpoch());
+      }
       const out: ChatMessage[] = [];
       messages.forEach((m, i) => {
         const id = head + 1 + i;
@@ -182,26 +202,63 @@ export function createKvStore(
     return (await readHead(room)).value ?? 0;
   }
 
-  async function recent(room: string, limit: number): Promise<HistoryPage> {
-    const seq = await head(room);
-    if (limit <= 0 || seq === 0) return { messages: [], seq, recovered: true };
+  // The head and its epoch, read together. A head without an epoch (stored
+  // before epochs, or imported without one) gets one now.
+  async function position(
+    room: string,
+  ): Promise<{ seq: number; epoch: string }> {
+    const [entry, epochEntry] = await kv.getMany<[number, string]>([
+      seqKey(room),
+      KEYS.epoch(room),
+    ]);
+    heads.set(room, entry);
+    const seq = entry.value ?? 0;
+    if (seq === 0) return { seq, epoch: "" };
+    if (epochEntry.value !== null) return { seq, epoch: epochEntry.value };
+    const made = newEpoch();
+    const result = await kv.atomic().check(epochEntry)
+      .set(KEYS.epoch(room), made).commit();
+    if (result.ok) return { seq, epoch: made };
+    return { seq, epoch: (await kv.get<string>(KEYS.epoch(room))).value ?? "" };
+  }
+
+  async function page(
+    room: string,
+    at: { seq: number; epoch: string },
+    limit: number,
+  ): Promise<HistoryPage> {
+    const { seq, epoch } = at;
+    if (limit <= 0 || seq === 0) {
+      return { messages: [], seq, epoch, recovered: true };
+    }
     const messages = await list(room, Math.max(0, seq - limit), {
       upTo: seq,
     });
-    return { messages, seq, recovered: true };
+    return { messages, seq, epoch, recovered: true };
   }
 
-  async function since(room: string, after: number): Promise<HistoryPage> {
-    const seq = await head(room);
-    if (after > seq) {
-      // The client knows a history this store never had (reset or wiped).
-      const page = await recent(room, historySize);
-      return { ...page, recovered: false };
+  async function recent(room: string, limit: number): Promise<HistoryPage> {
+    return page(room, await position(room), limit);
+  }
+
+  async function since(
+    room: string,
+    after: number,
+    epoch?: string,
+  ): Promise<HistoryPage> {
+    const at = await position(room);
+    const { seq } = at;
+    // The client knows a history this store never had: another epoch, or
+    // ids past the head (reset or wiped before epochs).
+    if (after > seq || (epoch !== undefined && epoch !== at.epoch)) {
+      return { ...await page(room, at, historySize), recovered: false };
     }
-    if (after === seq) return { messages: [], seq, recovered: true };
+    if (after === seq) {
+      return { messages: [], seq, epoch: at.epoch, recovered: true };
+    }
     const messages = await list(room, after, { upTo: seq });
     const recovered = messages.length > 0 && messages[0].id === after + 1;
-    return { messages, seq, recovered };
+    return { messages, seq, epoch: at.epoch, recovered };
   }
 
   function range(

@@ -11,6 +11,8 @@ export const KEYS = {
   head: (room: string): Deno.KvKey => ["seq", room],
   /** Every room's head. */
   headPrefix: ["seq"] as Deno.KvKey,
+  /** A room's epoch: made with its head, so a reset stream is told apart. */
+  epoch: (room: string): Deno.KvKey => ["epoch", room],
   /** One stored message. */
   message: (room: string, id: number): Deno.KvKey => ["msg", room, id],
   /** One instance's presence lease for one session in one room. */

@@ -27,14 +27,16 @@ export function roomPath(room) {
 }
 
 /**
- * The WebSocket address of a room, asking for what came after `since`.
+ * The WebSocket address of a room, asking for what came after `since` in
+ * the stream `epoch` (when the page knows it).
  * @param {{ protocol: string, host: string }} location
  * @param {string} room
- * @param {number} [since]
+ * @param {{ since: number, epoch?: string }} [resume]
  * @returns {string}
  */
-export function socketUrl(location, room, since) {
+export function socketUrl(location, room, resume) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = since === undefined ? "" : `?since=${since}`;
+  let query = resume === undefined ? "" : `?since=${resume.since}`;
+  if (resume?.epoch) query += `&epoch=${encodeURIComponent(resume.epoch)}`;
   return `${scheme}://${location.host}/ws/${encodeURIComponent(room)}${query}`;
 }

@@ -31,7 +31,7 @@ export function backoffDelay(attempt, random = Math.random) {
 /**
  * Keeps one socket to `room` open for as long as the page is shown.
  * @param {{ room: string, s: import("./page.js").Translate,
- *   since: () => number, onFrame: (frame: unknown) => void,
+ *   resume: () => { since: number, epoch: string }, onFrame: (frame: unknown) => void,
  *   onLost: (refused?: string) => void,
  *   notice: (text: string, kind?: "info" | "error") => void,
  *   onShown: (offline: boolean) => void }} options
@@ -39,7 +39,7 @@ export function backoffDelay(attempt, random = Math.random) {
  *   flight must not be resent; `onShown` of each badge update
  */
 export function createConnection(
-  { room, s, since, onFrame, onLost, notice, onShown },
+  { room, s, resume, onFrame, onLost, notice, onShown },
 ) {
   const badge = byId("conn-badge");
   const liveStatus = byId("conn-live");
@@ -77,7 +77,7 @@ export function createConnection(
     ws = null;
     previous?.close();
     const socket = new WebSocket(
-      socketUrl(location, room, welcomed ? since() : undefined),
+      socketUrl(location, room, welcomed ? resume() : undefined),
     );
     ws = socket;
     ready = false;

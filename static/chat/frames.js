@@ -21,6 +21,19 @@
  */
 
 /**
+ * Whether a welcome means the room's ids started over, so the ids the page
+ * has seen say nothing about the new ones: the server could not recover and
+ * the stream is another (or the page never learnt which one it was in).
+ * @param {string} known the epoch of the page's last welcome, "" if none
+ * @param {{ recovered?: unknown, epoch?: unknown }} welcome
+ * @returns {boolean}
+ */
+export function startsOver(known, welcome) {
+  if (welcome.recovered !== false) return false;
+  return known === "" || welcome.epoch !== known;
+}
+
+/**
  * Applies server frames to the parts of the page.
  * @param {Parts} parts
  */
@@ -28,6 +41,7 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
   /** @type {Set<number>} */
   const seen = new Set();
   let lastId = 0;
+  let epoch = "";
 
   /** @param {unknown} frame */
   function handle(frame) {
@@ -65,7 +79,13 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
     presence.reset(event.nickname, event.users);
     if (recovering && event.recovered === false) {
       log.notice(s("notice_missed"));
+      if (startsOver(epoch, event)) {
+        // New messages reuse old ids: forget them, or they would be dropped
+        seen.clear();
+        lastId = 0;
+      }
     }
+    epoch = typeof event.epoch === "string" ? event.epoch : "";
     if (Array.isArray(event.history)) {
       for (const message of event.history) onMessage(message, !recovering);
     }
@@ -160,6 +180,11 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
     /** The highest message id seen, for `since` when reconnecting. */
     get lastId() {
       return lastId;
+    },
+
+    /** The epoch of the last welcome ("" before one, or in a room without messages), sent with `since`. */
+    get epoch() {
+      return epoch;
     },
   };
 }

@@ -32,7 +32,7 @@ export function startChat(app) {
   const conn = createConnection({
     room,
     s,
-    since: () => frames.lastId,
+    resume: () => ({ since: frames.lastId, epoch: frames.epoch }),
     onFrame: (frame) => frames.handle(frame),
     onLost(refused) {
       outbox.requeue(refused);

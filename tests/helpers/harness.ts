@@ -216,6 +216,8 @@ export async function logout(
 export interface JoinOptions {
   room?: string;
   since?: number;
+  /** Sent with `since`: the epoch it belongs to. */
+  epoch?: string;
 }
 
 /** Logs `nickname` in with a new session and joins with it: a new user. */
@@ -276,7 +278,10 @@ export class TestClient {
   ): Promise<TestClient> {
     const base = server.origin.replace(/^http/, "ws");
     const path = options.room ? `/ws/${options.room}` : "/ws";
-    const query = options.since !== undefined ? `?since=${options.since}` : "";
+    let query = options.since !== undefined ? `?since=${options.since}` : "";
+    if (options.epoch !== undefined) {
+      query += `${query ? "&" : "?"}epoch=${encodeURIComponent(options.epoch)}`;
+    }
     const headers: Record<string, string> = { cookie };
     if (options.origin) headers.origin = options.origin;
     // Deno's WebSocket takes extra headers, which browsers do not allow.

@@ -9,28 +9,17 @@
  *
  * @module
  */
-import { isRoomName, parseJsonObject } from "../chat/protocol.ts";
-import { EPOCH_PATTERN } from "./history.ts";
+import {
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
+  type ExportLine,
+  ImportError,
+  type MessageLine,
+  parseLine,
+} from "./export_format.ts";
 import { KEYS } from "./keys.ts";
 
-/** The first line of every export; a change of format bumps the version. */
-export const EXPORT_FORMAT = "deno-chat-export";
-const EXPORT_VERSION = 1;
-
-/** One line of an export. */
-export type ExportLine =
-  | { kind: "header"; format: string; version: number; exportedAt: number }
-  | { kind: "room"; room: string; head: number; epoch?: string }
-  | {
-    kind: "message";
-    room: string;
-    id: number;
-    nickname: string;
-    text: string;
-    ts: number;
-    cid?: string;
-  }
-  | { kind: "revoked"; sid: string };
+export { EXPORT_FORMAT, type ExportLine, ImportError };
 
 /** What an export wrote. */
 export interface ExportSummary {
@@ -123,17 +112,10 @@ export interface ImportSummary {
   conflicts: string[];
 }
 
-/** Thrown for a line that is not part of a valid export; nothing of that line was written. */
-export class ImportError extends Error {
-  override name = "ImportError";
-}
-
 // Deno KV allows 100 checks and 1000 mutations per atomic operation.
 const CHUNK = 50;
 // Deno KV's getMany reads at most 10 keys.
 const GET_MANY = 10;
-
-type MessageLine = Extract<ExportLine, { kind: "message" }>;
 
 /**
  * Reads an export and merges it into `kv`. A room's head only grows: a room
@@ -359,65 +341,4 @@ class RoomImport {
 function sameMessage(stored: Stored, line: MessageLine): boolean {
   return stored.nickname === line.nickname && stored.text === line.text &&
     stored.ts === line.ts && stored.cid === line.cid;
-}
-
-function parseLine(raw: string, lineNo: number): ExportLine {
-  const bad = (why: string) =>
-    new ImportError(`Invalid line ${lineNo}: ${why}`);
-  const parsed = parseJsonObject(raw);
-  if (!parsed.ok) throw bad(parsed.why);
-  const v = parsed.value;
-  const isId = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
-  const room = () => {
-    if (typeof v.room !== "string" || !isRoomName(v.room)) {
-      throw bad(`invalid room ${JSON.stringify(v.room)}`);
-    }
-    return v.room;
-  };
-  switch (v.kind) {
-    case "header":
-      if (v.format !== EXPORT_FORMAT || v.version !== EXPORT_VERSION) {
-        throw bad(
-          `expected format "${EXPORT_FORMAT}" version ${EXPORT_VERSION}, got "${v.format}" version ${v.version}`,
-        );
-      }
-      return v as ExportLine;
-    case "room":
-      if (!isId(v.head)) throw bad(`invalid head ${JSON.stringify(v.head)}`);
-      if (
-        v.epoch !== undefined &&
-        (typeof v.epoch !== "string" || !EPOCH_PATTERN.test(v.epoch))
-      ) throw bad(`invalid epoch ${JSON.stringify(v.epoch)}`);
-      return v.epoch === undefined
-        ? { kind: "room", room: room(), head: v.head as number }
-        : {
-          kind: "room",
-          room: room(),
-          head: v.head as number,
-          epoch: v.epoch as string,
-        };
-    case "message": {
-      const fields = typeof v.nickname === "string" &&
-        typeof v.text === "string" && Number.isFinite(v.ts) &&
-        (v.cid === undefined || typeof v.cid === "string");
-      if (!isId(v.id) || (v.id as number) < 1 || !fields) {
-        throw bad("expected a message with id, nickname, text and ts");
-      }
-      const line: MessageLine = {
-        kind: "message",
-        room: room(),
-        id: v.id as number,
-        nickname: v.nickname as string,
-        text: v.text as string,
-        ts: v.ts as number,
-      };
-      if (v.cid !== undefined) line.cid = v.cid as string;
-      return line;
-    }
-    case "revoked":
-      if (typeof v.sid !== "string" || v.sid === "") throw bad("invalid sid");
-      return { kind: "revoked", sid: v.sid };
-    default:
-      throw bad(`unknown kind ${JSON.stringify(v.kind)}`);
-  }
 }

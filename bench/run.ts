@@ -297,6 +297,13 @@ async function startTarget(
       // The bench measures fan-out, not the abuse limits.
       RATE_BURST: "1000000",
       RATE_PER_SECOND: "1000000",
+      // Every bench client comes from one address.
+      ADDRESS_RATE_BURST: "100000000",
+      ADDRESS_RATE_PER_SECOND: "100000000",
+      LOGIN_RATE_BURST: "1000000",
+      LOGIN_RATE_PER_MINUTE: "100000000",
+      ROOM_CREATE_BURST: "1000000",
+      ROOM_CREATE_PER_HOUR: "1000000",
       MAX_CONNECTIONS_PER_IP: "100000",
       MAX_CONNECTIONS: "100000",
       // A reader a few ms behind during a burst must not be evicted.

@@ -15,12 +15,17 @@ import {
   writeSession,
 } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
-import { spanned } from "../lib/app/telemetry.ts";
+import { countRateLimited, spanned } from "../lib/app/telemetry.ts";
+import { AddressLimiter } from "../lib/chat/limits.ts";
 import { LoginPage } from "../templates/login_page.tsx";
+import { clientAddress } from "./client_address.ts";
 import { langOf } from "./lang.ts";
 
 /** Largest login or logout body accepted. */
 export const MAX_FORM_BYTES = 4096;
+
+/** Addresses whose login buckets are held at once; idle ones go first. */
+export const MAX_LOGIN_ADDRESSES = 10000;
 
 /** Seconds a login refused because KV failed asks the browser to wait. */
 const STORE_RETRY_SECONDS = 5;
@@ -30,6 +35,11 @@ export function authRoutes(services: Services): Hono {
   const { config, nicknames } = services;
   const sessionOptions = services.session;
   const app = new Hono();
+  const logins = new AddressLimiter({
+    burst: config.limits.loginBurst,
+    perSecond: config.limits.loginPerMinute / 60,
+    maxAddresses: MAX_LOGIN_ADDRESSES,
+  });
   const limit = bodyLimit({
     maxSize: MAX_FORM_BYTES,
     onError: (c) => c.text("Payload Too Large", 413),
@@ -49,6 +59,15 @@ export function authRoutes(services: Services): Hono {
 
   app.post("/login", spanned("chat.login"), sameOrigin, limit, async (c) => {
     const lang = langOf(c);
+    // Each login mints a session with a message bucket of its own: without
+    // this, rotating sessions would lift the per-user rate limit.
+    const address = clientAddress(c, services.resolveAddress);
+    const wait = logins.take(address, Date.now());
+    if (wait > 0) {
+      countRateLimited("logins");
+      c.header("Retry-After", String(Math.ceil(wait)));
+      return c.html(<LoginPage lang={lang} hint="too_many_logins" />, 429);
+    }
     let raw: unknown;
     try {
       const form = await c.req.parseBody();

@@ -9,7 +9,10 @@ import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
 import { ChatPage } from "../templates/chat_page.tsx";
 import { NotFoundPage } from "../templates/not_found_page.tsx";
+import { NoticePage } from "../templates/notice_page.tsx";
+import { clientAddress } from "./client_address.ts";
 import { langOf } from "./lang.ts";
+import { countRateLimited } from "../lib/app/telemetry.ts";
 
 /** Routes for `/chat`, `/chat/:room` and `/api/rooms`. */
 export function chatRoutes(services: Services): Hono {
@@ -22,6 +25,35 @@ export function chatRoutes(services: Services): Hono {
     const session = await currentSession(c, services.session);
     if (!session) return c.redirect("/login", 303);
     c.header("Cache-Control", "no-store");
+    // A new room is made here, where a person can be told why it cannot be.
+    const opening = await services.rooms.open(
+      room,
+      clientAddress(c, services.resolveAddress),
+    );
+    if (!opening.ok) countRateLimited("rooms");
+    if (!opening.ok && opening.reason === "rooms_full") {
+      c.header("Retry-After", "60");
+      return c.html(
+        <NoticePage
+          lang={lang}
+          title="rooms_full_title"
+          text="rooms_full_text"
+        />,
+        503,
+      );
+    }
+    if (!opening.ok) {
+      c.header("Retry-After", String(opening.retryAfter));
+      return c.html(
+        <NoticePage
+          lang={lang}
+          title="too_many_rooms_title"
+          text="too_many_rooms_text"
+          vars={{ seconds: opening.retryAfter }}
+        />,
+        429,
+      );
+    }
     return c.html(
       <ChatPage lang={lang} nickname={session.nickname} room={room} />,
     );

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import { getConnInfo } from "hono/deno";
+import { clientAddress } from "./client_address.ts";
 import { isRoomName, LOBBY } from "../lib/chat/protocol.ts";
 import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
@@ -56,7 +56,20 @@ export function wsRoutes(services: Services): Hono {
         400,
       );
     }
-    const ip = remoteIp(c);
+    const ip = clientAddress(c, services.resolveAddress);
+    const opening = await services.rooms.open(room, ip);
+    if (!opening.ok) {
+      countRateLimited("rooms");
+      if (opening.reason === "too_many_rooms") {
+        c.header("Retry-After", String(opening.retryAfter));
+        return c.text(
+          "Too Many Requests: too many new rooms from your address",
+          429,
+        );
+      }
+      c.header("Retry-After", "60");
+      return c.text("Service Unavailable: the chat has too many rooms", 503);
+    }
     const refusal = hub.admit(ip);
     if (refusal) {
       countRateLimited(
@@ -102,10 +115,4 @@ export function wsRoutes(services: Services): Hono {
   app.get("/ws", traced, (c) => upgrade(c, LOBBY));
   app.get("/ws/:room", traced, (c) => upgrade(c, c.req.param("room")));
   return app;
-}
-
-function remoteIp(c: Context): string {
-  // Without Deno.serve's handler info (a test calling app.fetch) there is no address.
-  if (!c.env) return "unknown";
-  return getConnInfo(c).remote.address ?? "unknown";
 }

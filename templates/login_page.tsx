@@ -14,6 +14,7 @@ const HINT_KEYS: Record<LoginHint, MessageKey> = {
   nick_bad_chars: "hint_nick_bad_chars",
   nick_taken: "hint_nick_taken",
   session_lost: "hint_session_lost",
+  too_many_logins: "hint_too_many_logins",
   store_unavailable: "hint_store_unavailable",
 };
 

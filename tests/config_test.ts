@@ -15,6 +15,7 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       workers: 1,
       instanceName: "chat",
       routedByHost: false,
+      trustedProxies: [],
     },
     session: {
       secrets: [],
@@ -30,6 +31,13 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       ratePerSecond: 1,
       maxConnectionsPerIp: 20,
       maxConnections: 10000,
+      loginBurst: 10,
+      loginPerMinute: 20,
+      addressRateBurst: 30,
+      addressRatePerSecond: 5,
+      roomCreateBurst: 5,
+      roomCreatePerHour: 20,
+      maxRooms: 1000,
       slowClientBytes: 1048576,
       idleTimeoutSeconds: 30,
     },
@@ -167,5 +175,20 @@ Deno.test("loadConfig() never repeats a password from a bad REDIS_URL", () => {
     (err) =>
       err instanceof ConfigError && !err.message.includes("s3cretpass") &&
       err.message.includes("Invalid REDIS_URL"),
+  );
+});
+
+Deno.test("loadConfig() reads TRUSTED_PROXIES as a list and names a bad entry", () => {
+  const env = { COOKIE_SECRET: "s".repeat(32) };
+  assert.deepEqual(
+    loadConfig({ ...env, TRUSTED_PROXIES: " loopback, 10.0.0.0/8 ,::1" })
+      .server.trustedProxies,
+    ["loopback", "10.0.0.0/8", "::1"],
+  );
+  assert.throws(
+    () => loadConfig({ ...env, TRUSTED_PROXIES: "10.0.0.0/99" }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.problems[0].startsWith('Invalid TRUSTED_PROXIES "10.0.0.0/99": '),
   );
 });

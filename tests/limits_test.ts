@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ConnectionCounter, TokenBucket } from "../lib/chat/limits.ts";
+import {
+  AddressLimiter,
+  ConnectionCounter,
+  TokenBucket,
+} from "../lib/chat/limits.ts";
 
 Deno.test("TokenBucket allows a burst then one per refill interval", () => {
   const bucket = new TokenBucket({ burst: 10, perSecond: 1, now: 0 });
@@ -68,4 +72,32 @@ Deno.test("ConnectionCounter refuses past the per-address and total limits", () 
   counter.release("a");
   assert.equal(counter.total, 1);
   assert.equal(counter.addresses, 1);
+});
+
+Deno.test("AddressLimiter holds at most maxAddresses buckets, whatever the addresses", () => {
+  const limiter = new AddressLimiter({
+    burst: 2,
+    perSecond: 0.001,
+    maxAddresses: 100,
+  });
+  for (let i = 0; i < 10000; i++) {
+    limiter.take(`10.0.${i >> 8}.${i & 255}`, i);
+    assert.ok(limiter.size <= 100, `${limiter.size} buckets at ${i}`);
+  }
+  // Pruning never hands an address that is spending a fresh bucket.
+  limiter.take("192.0.2.1", 20000);
+  limiter.take("192.0.2.1", 20000);
+  assert.ok(limiter.take("192.0.2.1", 20000) > 0);
+});
+
+Deno.test("AddressLimiter keeps each address's bucket apart", () => {
+  const limiter = new AddressLimiter({
+    burst: 1,
+    perSecond: 1,
+    maxAddresses: 10,
+  });
+  assert.equal(limiter.take("a", 0), 0);
+  assert.ok(limiter.take("a", 0) > 0);
+  assert.equal(limiter.take("b", 0), 0);
+  assert.equal(limiter.take("a", 1000), 0);
 });

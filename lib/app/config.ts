@@ -5,6 +5,7 @@
  */
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { redactUrl } from "./redact.ts";
+import { checkTrustedProxies } from "../web/client_address.ts";
 
 /** Where and how the process listens. */
 export interface ServerConfig {
@@ -17,6 +18,8 @@ export interface ServerConfig {
   instanceName: string;
   /** On Deno Deploy: the platform routes by Host, so only a foreign name never arrives. */
   routedByHost: boolean;
+  /** Proxy hops (addresses, CIDRs, `loopback`, ...) whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
 }
 
 /** The signed session cookie and who may use it. */
@@ -44,6 +47,17 @@ export interface LimitsConfig {
   ratePerSecond: number;
   maxConnectionsPerIp: number;
   maxConnections: number;
+  /** Logins one address may post at once (a token bucket per address). */
+  loginBurst: number;
+  loginPerMinute: number;
+  /** Messages one address may post across all its sessions (a token bucket per address). */
+  addressRateBurst: number;
+  addressRatePerSecond: number;
+  /** New rooms one address may create (a token bucket per address). */
+  roomCreateBurst: number;
+  roomCreatePerHour: number;
+  /** Rooms with stored history at most: storage is bounded by this × HISTORY_SIZE. */
+  maxRooms: number;
   slowClientBytes: number;
   idleTimeoutSeconds: number;
 }
@@ -238,6 +252,13 @@ export function loadConfig(
   const problems: string[] = [];
   const int = (name: string, fallback: number, min: number, max: number) =>
     readNumber(env, { name, fallback, min, max }, problems);
+  // A refill rate: fractions allowed, never zero (a bucket that never refills).
+  const rate = (name: string, fallback: number) =>
+    readNumber(
+      env,
+      { name, fallback, min: 0.001, max: 1e9, whole: false },
+      problems,
+    );
 
   const secretsRaw = env.COOKIE_SECRET?.trim();
   let cookieSecrets: string[] = [];
@@ -313,6 +334,7 @@ export function loadConfig(
       workers,
       instanceName: env.INSTANCE_ID?.trim() || "chat",
       routedByHost: onDeploy,
+      trustedProxies: readTrustedProxies(env.TRUSTED_PROXIES, problems),
     },
     session: {
       secrets: cookieSecrets,
@@ -325,19 +347,16 @@ export function loadConfig(
       maxFrameBytes: int("MAX_FRAME_BYTES", 16384, 256, 16 * 1024 * 1024),
       maxMessageChars: int("MAX_MESSAGE_CHARS", 2000, 1, 100000),
       rateBurst: int("RATE_BURST", 10, 1, 1e9),
-      ratePerSecond: readNumber(
-        env,
-        {
-          name: "RATE_PER_SECOND",
-          fallback: 1,
-          min: 0.001,
-          max: 1e9,
-          whole: false,
-        },
-        problems,
-      ),
+      ratePerSecond: rate("RATE_PER_SECOND", 1),
       maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 20, 1, 1e9),
       maxConnections: int("MAX_CONNECTIONS", 10000, 1, 1e9),
+      loginBurst: int("LOGIN_RATE_BURST", 10, 1, 1e9),
+      loginPerMinute: rate("LOGIN_RATE_PER_MINUTE", 20),
+      addressRateBurst: int("ADDRESS_RATE_BURST", 30, 1, 1e9),
+      addressRatePerSecond: rate("ADDRESS_RATE_PER_SECOND", 5),
+      roomCreateBurst: int("ROOM_CREATE_BURST", 5, 1, 1e9),
+      roomCreatePerHour: rate("ROOM_CREATE_PER_HOUR", 20),
+      maxRooms: int("MAX_ROOMS", 1000, 1, 1e7),
       slowClientBytes: int("SLOW_CLIENT_BYTES", 1024 * 1024, 1024, 2 ** 40),
       idleTimeoutSeconds: int("IDLE_TIMEOUT_SECONDS", 30, 0, 3600),
     },
@@ -373,4 +392,19 @@ export function loadConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function readTrustedProxies(
+  raw: string | undefined,
+  problems: string[],
+): string[] {
+  const entries = (raw ?? "").split(",").map((s) => s.trim()).filter((s) => s);
+  const problem = checkTrustedProxies(entries);
+  if (problem) {
+    problems.push(
+      `Invalid TRUSTED_PROXIES "${raw?.slice(0, 200)}": ${problem}`,
+    );
+    return [];
+  }
+  return entries;
 }

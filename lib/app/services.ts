@@ -21,6 +21,11 @@ import {
 } from "../storage/nickname_registry.ts";
 import { createKvPresence } from "../storage/presence_leases.ts";
 import { createKvRevocations } from "../storage/revocations.ts";
+import { RoomIndex } from "../storage/room_index.ts";
+import {
+  type AddressResolver,
+  createAddressResolver,
+} from "../web/client_address.ts";
 import type { Config } from "./config.ts";
 import { defaultLog, type Logger } from "./log.ts";
 import { checkReadiness, type Readiness } from "./readiness.ts";
@@ -42,6 +47,10 @@ export interface Services {
   nicknames: NicknameRegistry;
   /** How every route reads the session, built once from the config. */
   session: CurrentSessionOptions;
+  /** Which rooms exist, and whether an address may make another. */
+  rooms: RoomIndex;
+  /** The client's address from the peer's and X-Forwarded-For (TRUSTED_PROXIES). */
+  resolveAddress: AddressResolver;
   /** The secret new cookies are signed with. */
   signingSecret: string;
   /** Ends a session everywhere: a copy of its cookie is refused from now on and its sockets close. */
@@ -92,6 +101,13 @@ export async function buildServices(
     ttlMs: config.history.ttlDays * 24 * 3600 * 1000,
   });
   const nicknames = createKvNicknameRegistry(kv);
+  const { limits } = config;
+  const rooms = new RoomIndex(kv, {
+    maxRooms: limits.maxRooms,
+    ttlMs: config.history.ttlDays * 24 * 3600 * 1000,
+    createBurst: limits.roomCreateBurst,
+    createPerHour: limits.roomCreatePerHour,
+  });
   const revocations = createKvRevocations(kv, {
     ttlMs: config.session.maxAgeSeconds * 1000,
   });
@@ -124,6 +140,8 @@ export async function buildServices(
       maxAgeSeconds: config.session.maxAgeSeconds,
       revocations,
     },
+    rooms,
+    resolveAddress: createAddressResolver(config.server.trustedProxies),
     signingSecret: secrets[0],
     async endSession(session) {
       await revocations.revoke(session.sid);

@@ -139,7 +139,13 @@ function reasonAttributes(reason: string): Attributes {
 }
 
 /** Why a request was refused for rate: see {@linkcode countRateLimited}. */
-export type RateLimitReason = "message" | "connections_per_ip" | "connections";
+export type RateLimitReason =
+  | "message"
+  | "address_messages"
+  | "connections_per_ip"
+  | "connections"
+  | "logins"
+  | "rooms";
 
 /** Records one fan-out: `frames` sockets written, each frame carrying `events` events. */
 export function recordFanout(frames: number, events: number): void {

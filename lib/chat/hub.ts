@@ -10,6 +10,7 @@ import type { Config } from "../app/config.ts";
 import { defaultLog, type Logger } from "../app/log.ts";
 import { type Bus, type BusEnvelope, createMemoryBus } from "../cluster/bus.ts";
 import type { HistoryStore } from "../storage/history.ts";
+import { LruMap } from "../storage/lru_map.ts";
 import type { NicknameRegistry } from "../storage/nickname_registry.ts";
 import {
   NO_PRESENCE_LEASES,
@@ -17,7 +18,11 @@ import {
 } from "../storage/presence_leases.ts";
 import { Connection, type ConnectionState } from "./connection.ts";
 import { Fanout } from "./fanout.ts";
-import { ConnectionCounter, type ConnectionRefusal } from "./limits.ts";
+import {
+  AddressLimiter,
+  ConnectionCounter,
+  type ConnectionRefusal,
+} from "./limits.ts";
 import { NickLeases } from "./nick_leases.ts";
 import {
   CLOSE,
@@ -29,6 +34,12 @@ import { strike } from "./intake.ts";
 import { Room } from "./room.ts";
 import type { RoomContext } from "./room_context.ts";
 import { SessionTable } from "./sessions.ts";
+
+/** Addresses whose message buckets are held at once; idle ones go first. */
+const MAX_MESSAGE_ADDRESSES = 10000;
+
+/** Logged-out sessions remembered, far more than can race one logout. */
+const MAX_ENDED_SESSIONS = 10000;
 
 /** What {@linkcode Hub} needs. */
 export interface HubOptions {
@@ -85,6 +96,8 @@ export class Hub {
   #roomContext: RoomContext;
   /** Every connection whose slot is held: from its upgrade until its close frame is sent. */
   #live = new Set<Connection>();
+  /** Sessions logged out lately: an upgrade that checked the session before the logout is closed. */
+  #ended = new LruMap<string, true>(MAX_ENDED_SESSIONS);
   #timer: ReturnType<typeof setInterval>;
   #closing = false;
 
@@ -115,6 +128,11 @@ export class Hub {
       leases: this.#leases,
       bus: this.#bus,
       fanout: this.#fanout,
+      addressMessages: new AddressLimiter({
+        burst: limits.addressRateBurst,
+        perSecond: limits.addressRatePerSecond,
+        maxAddresses: MAX_MESSAGE_ADDRESSES,
+      }),
       instance: this.#instance,
       settings: {
         batchMs: this.#config.fanout.batchMs,
@@ -182,10 +200,15 @@ export class Hub {
     socket.onclose = () => guard(() => connection.closed());
     socket.onerror = () => {/* a close event always follows */};
     if (this.#closing) connection.close(CLOSE.RESTART, "Server restarting");
+    // Its upgrade passed the revocation check before the logout landed.
+    if (this.#ended.get(info.sid)) {
+      connection.close(CLOSE.SESSION_INVALID, "Logged out");
+    }
   }
 
   /** Ends a session: closes its sockets (one leave per room) and frees its nickname. */
   async logout(sid: string, nickname: string): Promise<void> {
+    this.#ended.set(sid, true);
     const session = this.#sessions.get(sid);
     if (session) {
       session.loggedOut = true;

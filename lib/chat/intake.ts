@@ -8,6 +8,7 @@
  */
 import { countRateLimited } from "../app/telemetry.ts";
 import type { Connection } from "./connection.ts";
+import type { AddressLimiter } from "./limits.ts";
 import {
   type ChatMessage,
   checkMessageText,
@@ -22,6 +23,8 @@ export interface IntakeContext {
   room: string;
   now: number;
   maxMessageChars: number;
+  /** The per-address message bucket, taken after the session's own. */
+  addresses: AddressLimiter;
 }
 
 /** A frame that passed: a typing event to pass on, or a message to commit (id 0 until stored). */
@@ -68,11 +71,13 @@ export function intake(
     return undefined;
   }
   if (verdict.kind === "wait") {
-    member.send(errorFrame(
-      "rate_limited",
-      `Too many messages: wait ${verdict.seconds} s before sending again`,
-      { retryAfter: verdict.seconds },
-    ));
+    refuseForRate(member, verdict.seconds);
+    return undefined;
+  }
+  const addressWait = ctx.addresses.take(member.ip, ctx.now);
+  if (addressWait > 0) {
+    countRateLimited("address_messages");
+    refuseForRate(member, Math.ceil(addressWait * 10) / 10);
     return undefined;
   }
   const message: ChatMessage = {
@@ -92,6 +97,14 @@ export function strike(member: Connection, now: number): boolean {
   if (!member.session.policy.strike(now)) return false;
   closeForAbuse(member);
   return true;
+}
+
+function refuseForRate(member: Connection, seconds: number): void {
+  member.send(errorFrame(
+    "rate_limited",
+    `Too many messages: wait ${seconds} s before sending again`,
+    { retryAfter: seconds },
+  ));
 }
 
 function closeForAbuse(member: Connection): void {

@@ -1,6 +1,6 @@
 /**
  * Limits that keep one user or one address from taking the room down:
- * a token bucket for messages and counters for open connections.
+ * token buckets for messages and logins, counters for open connections.
  *
  * @module
  */
@@ -38,6 +38,61 @@ export class TokenBucket {
       return 0;
     }
     return (1 - this.#tokens) / this.perSecond;
+  }
+
+  /** Whether it has refilled completely by `now`: dropping it loses nothing. */
+  isFull(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= this.burst;
+  }
+}
+
+/** A token bucket per address, at most `maxAddresses` of them held at once. */
+export class AddressLimiter {
+  #buckets = new Map<string, TokenBucket>();
+  readonly burst: number;
+  readonly perSecond: number;
+  readonly maxAddresses: number;
+
+  constructor(
+    options: { burst: number; perSecond: number; maxAddresses: number },
+  ) {
+    this.burst = options.burst;
+    this.perSecond = options.perSecond;
+    this.maxAddresses = Math.max(1, options.maxAddresses);
+  }
+
+  /** Takes a token for `address`; returns 0 on success, else the seconds until one is free. */
+  take(address: string, now: number): number {
+    let bucket = this.#buckets.get(address);
+    if (!bucket) {
+      if (this.#buckets.size >= this.maxAddresses) this.#prune(now);
+      bucket = new TokenBucket({
+        burst: this.burst,
+        perSecond: this.perSecond,
+        now,
+      });
+      this.#buckets.set(address, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  /** Addresses held now. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #prune(now: number): void {
+    for (const [address, bucket] of this.#buckets) {
+      if (bucket.isFull(now)) this.#buckets.delete(address);
+    }
+    // Still full of busy addresses: the oldest tenth goes, so memory stays
+    // bounded and the next new address does not scan the map again at once.
+    const keep = Math.floor(this.maxAddresses * 0.9);
+    for (const address of this.#buckets.keys()) {
+      if (this.#buckets.size <= keep) break;
+      this.#buckets.delete(address);
+    }
   }
 }
 

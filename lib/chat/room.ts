@@ -91,6 +91,7 @@ export class Room {
       room: this.name,
       now: this.#ctx.now(),
       maxMessageChars: this.#ctx.settings.maxMessageChars,
+      addresses: this.#ctx.addressMessages,
     });
     if (!event) return;
     this.#queue.push(event);

@@ -9,6 +9,7 @@ import type { Bus } from "../cluster/bus.ts";
 import type { HistoryStore } from "../storage/history.ts";
 import type { PresenceStore } from "../storage/presence_leases.ts";
 import type { Fanout } from "./fanout.ts";
+import type { AddressLimiter } from "./limits.ts";
 import type { Room } from "./room.ts";
 
 /** The room settings that come from config. */
@@ -25,6 +26,8 @@ export interface RoomContext {
   leases: PresenceStore;
   bus: Bus;
   fanout: Fanout;
+  /** Messages per address across all its sessions, so fresh sessions lift no limit. */
+  addressMessages: AddressLimiter;
   instance: string;
   settings: RoomSettings;
   now(): number;

@@ -13,6 +13,10 @@ export const KEYS = {
   headPrefix: ["seq"] as Deno.KvKey,
   /** A room's epoch: made with its head, so a reset stream is told apart. */
   epoch: (room: string): Deno.KvKey => ["epoch", room],
+  /** A room that exists: made when first opened, expiring with its history. */
+  room: (room: string): Deno.KvKey => ["room", room],
+  /** Every room that exists. */
+  roomPrefix: ["room"] as Deno.KvKey,
   /** One stored message. */
   message: (room: string, id: number): Deno.KvKey => ["msg", room, id],
   /** One instance's presence lease for one session in one room. */

@@ -22,6 +22,7 @@ export type LoginHint =
   | "nick_bad_chars"
   | "nick_taken"
   | "session_lost"
+  | "too_many_logins"
   | "store_unavailable";
 
 const en = {
@@ -45,6 +46,8 @@ const en = {
   hint_nick_taken:
     "Someone is already using that nickname, please choose another",
   hint_session_lost: "Your session has ended, please enter your nickname again",
+  hint_too_many_logins:
+    "Too many logins from your address, please wait a minute and try again",
   hint_store_unavailable:
     "The chat cannot save logins right now, please try again in a little while",
 
@@ -103,6 +106,12 @@ const en = {
   not_found_title: "Page not found",
   not_found_text: "There is nothing at this address",
   not_found_back: "Back to the chat",
+  rooms_full_title: "No room for another room",
+  rooms_full_text:
+    "This chat has as many rooms as it can keep, please join one of the rooms that exist",
+  too_many_rooms_title: "Too many new rooms",
+  too_many_rooms_text:
+    "You have made many new rooms lately, please wait {seconds} s or join a room that exists",
 } as const;
 
 /** The name of one string, shared by every dictionary */
@@ -125,6 +134,7 @@ const zhCN: Record<MessageKey, string> = {
   hint_nick_bad_chars: "昵称含有不可见字符或控制字符，请删除它们",
   hint_nick_taken: "这个昵称已有人在用，请换一个",
   hint_session_lost: "会话已结束，请重新输入昵称",
+  hint_too_many_logins: "你的地址登录次数过多，请稍等一分钟再试",
   hint_store_unavailable: "聊天室暂时无法保存登录，请稍后再试",
 
   chat_title: "{room} · 聊天室",
@@ -181,6 +191,11 @@ const zhCN: Record<MessageKey, string> = {
   not_found_title: "页面不存在",
   not_found_text: "这个地址没有任何内容",
   not_found_back: "返回聊天",
+  rooms_full_title: "无法再创建房间",
+  rooms_full_text: "聊天室的房间数已达上限，请加入已有的房间",
+  too_many_rooms_title: "新建房间过多",
+  too_many_rooms_text:
+    "你最近创建了很多新房间，请等待 {seconds} 秒或加入已有的房间",
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = {

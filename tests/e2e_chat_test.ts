@@ -41,6 +41,11 @@ browserTest("chat page carries messages both ways", async (scene) => {
   });
   await seeMessage(bo, "hello from ann");
   await seeMessage(ann, "hello from ann");
+  // A message's time gets its full date as a tooltip once pointed at
+  const time = bo.locator(".msg", { hasText: "hello from ann" })
+    .locator(".msg-time");
+  await time.hover();
+  assert.match((await time.getAttribute("title")) ?? "", /\d{4}/);
   assert.equal(
     await ann.locator(".msg.own .msg-text", { hasText: "hello from ann" })
       .count(),

@@ -191,7 +191,12 @@ browserTest(
 browserTest("logout returns to login and frees the name", async (scene) => {
   const { server, ann, bo } = await annAndBo(scene);
   const origin = server.origin;
-  // On a wide screen the side panel, with its logout button, is open
+  // On a wide screen the side panel, with its logout button, is open.
+  // The button is a quiet one, unlike the filled Send button
+  const fill = (selector: string) =>
+    bo.$eval(selector, (el) => getComputedStyle(el).backgroundColor);
+  assert.equal(await fill(".logout-form button.secondary"), "rgba(0, 0, 0, 0)");
+  assert.notEqual(await fill("#send-button"), "rgba(0, 0, 0, 0)");
   await Promise.all([
     bo.waitForURL(`${origin}/login`),
     bo.click(".logout-form button"),

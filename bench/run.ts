@@ -10,9 +10,10 @@
  * WORKERS=1 and WORKERS=2, nothing pinned, since two workers need both cores.
  *
  * Env knobs: BENCH_QUICK=1 (tiny CI run), BENCH_REPS, BENCH_SECONDS,
- * BENCH_WORKLOADS (burst32,burst1000,workers32,workers1000,capacity,idle),
+ * BENCH_WORKLOADS (burst32,burst1000,workers32,workers1000,capacity,idle,page;
+ * page, the chat page in Chromium, is in full runs only: bench/page_render.ts),
  * BENCH_MEMBERS, BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT,
- * BENCH_KV (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,...").
+ * BENCH_PAGE_MESSAGES, BENCH_KV (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,...").
  */
 import type {
   BurstResult,
@@ -23,6 +24,12 @@ import type {
 } from "./load.ts";
 import { descendants, median, readProc } from "./metrics.ts";
 import { freePort } from "./ports.ts";
+import {
+  PAGE_WORKLOAD,
+  pageMessages,
+  pageTable,
+  runPageWorkload,
+} from "./page_render.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
@@ -77,6 +84,8 @@ export interface Settings {
   kv: "file" | "memory";
   /** Extra environment for the chat server. */
   serverEnv: Record<string, string>;
+  /** Messages in the page workload's burst, 0 to skip it. */
+  page: number;
 }
 
 /** Reads the settings from the environment. */
@@ -164,7 +173,7 @@ export function readSettings(
   const wanted = (env.BENCH_WORKLOADS ?? "").split(",").map((s) => s.trim())
     .filter((s) => s);
   for (const id of wanted) {
-    if (!all.some((w) => w.id === id)) {
+    if (id !== PAGE_WORKLOAD && !all.some((w) => w.id === id)) {
       throw new Error(
         `BENCH_WORKLOADS: unknown workload "${id}" (known: ${
           all.map((w) => w.id).join(", ")
@@ -191,6 +200,9 @@ export function readSettings(
     out: env.BENCH_OUT || `${ROOT}bench/results.json`,
     kv,
     serverEnv,
+    page: (wanted.length ? wanted.includes(PAGE_WORKLOAD) : !quick)
+      ? pageMessages(env, quick)
+      : 0,
   };
 }
 
@@ -904,6 +916,16 @@ export async function runBench(settings: Settings) {
       }
     }
   }
+  const page = settings.page
+    ? await runPageWorkload(() =>
+      startTarget("server", settings, {
+        pin: false,
+        logDir,
+        index: ++index,
+        inspect: false,
+        command,
+      }), { host: HOST, messages: settings.page })
+    : undefined;
   const summary = summarise(runs, settings.workloads);
   const scaling = scalingSummary(runs, settings.workloads);
   const lost = runs.reduce((sum, r) => sum + r.result.lost, 0);
@@ -926,10 +948,12 @@ export async function runBench(settings: Settings) {
     summary,
     scaling,
     runs,
+    page,
     lost,
     duplicated,
     leftoverProcesses: leftover.length,
-    ok: lost === 0 && duplicated === 0 && leftover.length === 0,
+    ok: lost === 0 && duplicated === 0 && leftover.length === 0 &&
+      (page?.ok ?? true),
   };
 }
 
@@ -972,6 +996,9 @@ if (import.meta.main) {
   if (results.runs.some((r) => r.result.kind === "capacity")) {
     console.log("\nCapacity steps (p50/p99/max from probe members):\n");
     console.log(stepsTable(results.runs));
+  }
+  if (results.page) {
+    console.log(`\nThe page in Chromium:\n\n${pageTable(results.page)}`);
   }
   if (results.runs.some((r) => r.result.kind === "idle")) {
     console.log("\nIdle connections:\n");

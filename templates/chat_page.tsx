@@ -147,10 +147,6 @@ export function ChatPage(
               {t(lang, "panel_close")}
             </button>
           </div>
-          <form method="post" action="/logout" class="logout-form">
-            <button type="submit" class="button">{t(lang, "logout")}</button>
-          </form>
-
           <section class="panel-section" aria-labelledby="online-heading">
             <h2 id="online-heading" class="panel-heading">
               {t(lang, "online_heading")}
@@ -190,7 +186,18 @@ export function ChatPage(
             </form>
           </section>
 
-          <LangSwitch lang={lang} />
+          {
+            /* Logging out is rare and undoes the session: quiet, at the
+              foot of the panel, not among the things people do all day */
+          }
+          <div class="panel-foot">
+            <LangSwitch lang={lang} />
+            <form method="post" action="/logout" class="logout-form">
+              <button type="submit" class="button secondary">
+                {t(lang, "logout")}
+              </button>
+            </form>
+          </div>
         </aside>
       </div>
       <script type="application/json" id="strings">

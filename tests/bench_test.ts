@@ -14,6 +14,9 @@ import {
   startCommand,
 } from "../bench/run.ts";
 import type { LoadResult } from "../bench/load.ts";
+import { measurePageRender } from "../bench/page_browser.ts";
+import { PAGE_WORKLOAD } from "../bench/page_render.ts";
+import { HIGH_RATE, startServer } from "./helpers/harness.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -273,4 +276,47 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name: "the page workload sees a burst rendered once each and in order",
+  // Playwright's pipes to Chromium outlive single ops
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using server = await startServer(HIGH_RATE);
+    const result = await measurePageRender({
+      origin: server.origin,
+      messages: 500,
+    });
+    // Fewer than the log keeps, so every one of them is still there
+    assert.deepEqual(
+      result.texts,
+      Array.from({ length: 500 }, (_, i) => `burst ${i}`),
+    );
+    assert.equal(result.added, 500);
+    assert.equal(result.duplicated, 0);
+    assert.equal(result.outOfOrder, 0);
+    assert.deepEqual(result.errors, []);
+    assert.equal(result.ok, true);
+    assert.ok(result.messagesPerSecond > 0);
+  },
+});
+
+Deno.test("readSettings runs the page workload in full runs or when asked", () => {
+  const asked = { BENCH_WORKLOADS: PAGE_WORKLOAD };
+  assert.equal(readSettings({ ...asked, BENCH_QUICK: "1" }).page, 500);
+  assert.deepEqual(readSettings(asked).workloads, []);
+  assert.equal(readSettings(asked).page, 20_000);
+  assert.equal(readSettings({}).page, 20_000);
+  assert.equal(readSettings({ BENCH_QUICK: "1" }).page, 0);
+  assert.equal(readSettings({ BENCH_WORKLOADS: "idle" }).page, 0);
+  assert.equal(
+    readSettings({ ...asked, BENCH_PAGE_MESSAGES: "1000" }).page,
+    1000,
+  );
+  assert.throws(
+    () => readSettings({ ...asked, BENCH_PAGE_MESSAGES: "1.5" }),
+    /Invalid BENCH_PAGE_MESSAGES "1.5"/,
+  );
 });

@@ -15,11 +15,29 @@ import {
   focusedId,
   login,
   messageTexts,
+  type Scene,
   seeMessage,
   send,
   shot,
   users,
 } from "./helpers/browser.ts";
+import type { Page } from "playwright-core";
+
+/** ann in a fresh lobby, with a bot she has seen join */
+async function annAndBot(scene: Scene) {
+  const { server, ann } = await annIn(scene);
+  const bot = await server.join("bot");
+  await ann.locator(".notice", { hasText: "bot joined" }).waitFor();
+  return { server, ann, bot };
+}
+
+/** Whether the page's log is scrolled to (within 48 px of) its bottom */
+function logAtBottom(page: Page): Promise<boolean> {
+  return page.$eval(
+    "#messages",
+    (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48,
+  );
+}
 
 browserTest("chat page carries messages both ways", async (scene) => {
   const { ann, bo } = await annAndBo(scene);
@@ -41,6 +59,11 @@ browserTest("chat page carries messages both ways", async (scene) => {
   });
   await seeMessage(bo, "hello from ann");
   await seeMessage(ann, "hello from ann");
+  // A message's time gets its full date as a tooltip once pointed at
+  const time = bo.locator(".msg", { hasText: "hello from ann" })
+    .locator(".msg-time");
+  await time.hover();
+  assert.match((await time.getAttribute("title")) ?? "", /\d{4}/);
   assert.equal(
     await ann.locator(".msg.own .msg-text", { hasText: "hello from ann" })
       .count(),
@@ -135,18 +158,12 @@ browserTest(
 browserTest(
   "message log sticks to the bottom, else shows a pill",
   async (scene) => {
-    const { server, ann } = await annIn(scene);
-    const filler = await server.join("bot");
-    await ann.locator(".notice", { hasText: "bot joined" }).waitFor();
+    const { ann, bot: filler } = await annAndBot(scene);
     for (let i = 1; i <= 40; i++) {
       filler.send({ type: "message", text: `filler ${i}`, cid: `f${i}` });
     }
     await seeMessage(ann, "filler 40");
-    const atBottom = () =>
-      ann.$eval(
-        "#messages",
-        (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48,
-      );
+    const atBottom = () => logAtBottom(ann);
     assert.ok(await atBottom(), "follows new messages at the bottom");
     assert.ok(await ann.locator("#new-pill").isHidden());
 
@@ -183,10 +200,47 @@ browserTest(
   },
 );
 
+browserTest(
+  "a burst longer than the log keeps its newest, in order, at the bottom",
+  async (scene) => {
+    const { ann, bot } = await annAndBot(scene);
+    const burst = (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        bot.send({ type: "message", text: `burst ${i}` });
+      }
+    };
+    const atBottom = () => logAtBottom(ann);
+    burst(0, 700);
+    await seeMessage(ann, "burst 699");
+    // The log keeps its newest 600 items, each once and in order
+    assert.deepEqual(
+      await messageTexts(ann),
+      Array.from({ length: 600 }, (_, i) => `burst ${i + 100}`),
+    );
+    assert.equal(await ann.locator("#messages > *").count(), 600);
+    assert.ok(await atBottom(), "follows the burst at the bottom");
+    assert.ok(await ann.locator("#new-pill").isHidden());
+
+    // Scrolled up, the reader stays put and the pill leads down
+    await ann.$eval("#messages", (el) => (el.scrollTop = 0));
+    burst(700, 800);
+    await seeMessage(ann, "burst 799");
+    await ann.locator("#new-pill").waitFor({ state: "visible" });
+    assert.ok(!(await atBottom()), "stays where the reader is");
+    assert.equal((await messageTexts(ann)).at(-1), "burst 799");
+    await bot.close();
+  },
+);
+
 browserTest("logout returns to login and frees the name", async (scene) => {
   const { server, ann, bo } = await annAndBo(scene);
   const origin = server.origin;
-  // On a wide screen the side panel, with its logout button, is open
+  // On a wide screen the side panel, with its logout button, is open.
+  // The button is a quiet one, unlike the filled Send button
+  const fill = (selector: string) =>
+    bo.$eval(selector, (el) => getComputedStyle(el).backgroundColor);
+  assert.equal(await fill(".logout-form button.secondary"), "rgba(0, 0, 0, 0)");
+  assert.notEqual(await fill("#send-button"), "rgba(0, 0, 0, 0)");
   await Promise.all([
     bo.waitForURL(`${origin}/login`),
     bo.click(".logout-form button"),

@@ -65,6 +65,13 @@ browserTest(
       (await bo.textContent(".login-form button"))?.trim(),
       "进入聊天",
     );
+    // Emoji have fonts to fall back to where the system default has none
+    const fonts = await bo.evaluate(() =>
+      getComputedStyle(document.body).fontFamily
+    );
+    for (const emoji of ["Apple Color Emoji", "Noto Color Emoji"]) {
+      assert.ok(fonts.includes(`"${emoji}"`), fonts);
+    }
   },
 );
 

@@ -43,14 +43,28 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
   let lastId = 0;
   let epoch = "";
 
-  /** @param {unknown} frame */
+  /** Messages of the frame being applied that the reader has not seen */
+  let unseen = 0;
+
+  /**
+   * Applies one frame, a batch of many events as one: the log shows them
+   * together, and the title counts them once.
+   * @param {unknown} frame
+   */
   function handle(frame) {
+    apply(frame);
+    if (unseen > 0) log.countUnread(unseen);
+    unseen = 0;
+  }
+
+  /** @param {unknown} frame */
+  function apply(frame) {
     if (typeof frame !== "object" || frame === null) return;
     const event = /** @type {Record<string, any>} */ (frame);
     switch (event.type) {
       case "batch":
         if (Array.isArray(event.events)) {
-          for (const inner of event.events) handle(inner);
+          for (const inner of event.events) apply(inner);
         }
         break;
       case "welcome":
@@ -113,14 +127,11 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
     lastId = Math.max(lastId, message.id);
     presence.stopTyping(message.nickname);
 
-    const stick = log.isAtBottom();
+    // The log places, scrolls and shows the pill once per frame
     const mine = message.nickname === presence.me;
-    const confirmed = outbox.confirm(message);
-    if (!confirmed) log.add(message, mine);
-    log.updateEmpty();
-    if (stick || confirmed) log.scrollToBottom();
-    else if (!initial) log.showPill();
-    if (!initial && !confirmed && !mine && document.hidden) log.countUnread();
+    if (outbox.confirm(message)) return;
+    log.add(message, { own: mine, initial });
+    if (!initial && !mine && document.hidden) unseen++;
   }
 
   /**

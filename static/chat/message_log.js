@@ -1,23 +1,45 @@
 // @ts-check
 /**
- * The message log: messages and notices rendered with textContent only,
- * kept in server order with pending own messages last, stuck to the bottom
- * while the reader is there, with a "new messages" pill when they are not
- * and an unread count in the tab title while the tab is hidden.
+ * The message log: messages and notices kept in server order with pending
+ * own messages last, stuck to the bottom while the reader is there, with a
+ * "new messages" pill when they are not and an unread count in the tab
+ * title while the tab is hidden.
+ *
+ * New entries are queued and go in together once per animation frame
+ * (flush), built off the page in one fragment: the layout is read once
+ * (is the reader at the bottom?) and written once (scrollTop) per frame
+ * however many messages arrived, so a busy room costs a frame's work, not
+ * a layout per message.
  *
  * @module
  */
+import { createMessageView } from "./message_view.js";
 import { byId } from "./page.js";
-import { formatTime, linkSegments, nickColourClass } from "./text.js";
 
 /** Distance from the bottom, in pixels, that still counts as "at the bottom" */
 const STICK_PX = 48;
 /** Elements kept in the log; older ones go so long sessions stay fast */
 const MAX_LOG_ITEMS = 600;
+/**
+ * Queued entries that make a hidden tab flush at once: it runs no
+ * animation frames and few timers, and its queue must not grow unbounded.
+ * A shown tab waits for its frame, however much is queued: a flush puts
+ * in no more than the log keeps
+ */
+const MAX_QUEUED = MAX_LOG_ITEMS * 2;
+/** A flush happens this soon even without an animation frame (hidden tab) */
+const FLUSH_TIMEOUT_MS = 250;
 
 /**
  * @typedef {{ type: "message", id: number, nickname: string, text: string,
  *   ts: number, cid?: string }} ChatMessage
+ * @typedef {{ kind: "message", message: ChatMessage, own: boolean,
+ *   initial: boolean }
+ *   | { kind: "confirm", el: HTMLElement, message: ChatMessage }
+ *   | { kind: "notice", el: HTMLElement }} Entry
+ *   What waits for the next flush: a new message (`initial` for the
+ *   history of the first welcome), an own pending message the server
+ *   confirmed, or a notice
  * @typedef {ReturnType<typeof createMessageLog>} MessageLog
  */
 
@@ -30,92 +52,95 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
   const log = byId("messages");
   const empty = byId("messages-empty");
   const pill = byId("new-pill");
+  const view = createMessageView({ lang, s });
   const baseTitle = document.title;
   let unread = 0;
-
-  function firstPending() {
-    return log.querySelector(":scope > .pending");
-  }
-
-  /** Adds an element after the confirmed items and before pending ones */
-  function addToLog(/** @type {HTMLElement} */ el) {
-    log.insertBefore(el, firstPending());
-    while (log.childElementCount > MAX_LOG_ITEMS) {
-      log.firstElementChild?.remove();
-    }
-  }
-
-  /** @param {number} ts */
-  function renderTime(ts) {
-    const time = document.createElement("time");
-    time.className = "msg-time";
-    const date = new Date(ts);
-    time.dateTime = date.toISOString();
-    time.textContent = formatTime(ts, lang);
-    time.title = date.toLocaleString(lang);
-    return time;
-  }
-
-  /**
-   * @param {ChatMessage} message
-   * @param {boolean} own
-   * @param {boolean} pending
-   */
-  function renderMessage(message, own, pending) {
-    const el = document.createElement("div");
-    el.className = "msg";
-    if (own) el.classList.add("own");
-    if (pending) el.classList.add("pending");
-    else el.dataset.id = String(message.id);
-
-    const head = document.createElement("div");
-    head.className = "msg-head";
-    const nick = document.createElement("span");
-    nick.className = `msg-nick ${own ? "" : nickColourClass(message.nickname)}`;
-    // Isolated from what is around it, so a right-to-left name or a bidi
-    // control in it cannot reorder the time or the text beside it
-    nick.dir = "auto";
-    nick.textContent = message.nickname;
-    head.append(nick);
-    if (pending) {
-      const status = document.createElement("span");
-      status.className = "msg-status";
-      status.textContent = s("notice_sending");
-      head.append(status);
-    } else {
-      head.append(renderTime(message.ts));
-    }
-
-    const body = document.createElement("p");
-    body.className = "msg-text";
-    body.dir = "auto";
-    for (const segment of linkSegments(message.text)) {
-      if (segment.href === undefined) {
-        body.append(segment.text);
-        continue;
-      }
-      const link = document.createElement("a");
-      link.href = segment.href;
-      // A URL reads left to right whatever override the text around it sets
-      link.dir = "ltr";
-      link.textContent = segment.text;
-      link.target = "_blank";
-      link.rel = "noopener noreferrer nofollow";
-      body.append(link);
-    }
-    el.append(head, body);
-    return el;
-  }
+  /** @type {Entry[]} */
+  let queue = [];
+  let queuedMessages = 0;
+  /** Set when the next flush must end at the bottom, wherever the reader is */
+  let follow = false;
+  let frame = 0;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
 
   /** Whether the reader is at the bottom, so new messages should follow. */
   function isAtBottom() {
     return log.scrollHeight - log.scrollTop - log.clientHeight < STICK_PX;
   }
 
-  /** Scrolls to the newest message; the pill has nothing left to show. */
+  /** @param {Entry} entry */
+  function enqueue(entry) {
+    queue.push(entry);
+    if (entry.kind === "message") queuedMessages++;
+    if (queue.length >= MAX_QUEUED && document.hidden) flush();
+    else if (frame === 0) {
+      frame = requestAnimationFrame(flush);
+      timer = setTimeout(flush, FLUSH_TIMEOUT_MS);
+    }
+  }
+
+  /**
+   * Puts what is queued into the log: the one place that touches layout
+   * for new entries.
+   */
+  function flush() {
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    frame = 0;
+    const entries = queue;
+    queue = [];
+    queuedMessages = 0;
+    if (entries.length === 0) return;
+    // Read before anything is written, so it costs no extra layout
+    const stick = follow || isAtBottom();
+    follow = false;
+    let toBottom = stick;
+    let news = false;
+    // Entries this far back would be trimmed as soon as they were in
+    const skip = entries.length - MAX_LOG_ITEMS;
+    const fragment = document.createDocumentFragment();
+    entries.forEach((entry, i) => {
+      if (entry.kind === "confirm") {
+        // One's own message goes to its server place, and into view
+        view.confirmed(entry.el, entry.message);
+        toBottom = true;
+        if (i < skip) entry.el.remove();
+        else fragment.append(entry.el);
+        return;
+      }
+      if (entry.kind === "message" && !entry.initial) news = true;
+      if (i < skip) return;
+      fragment.append(
+        entry.kind === "message"
+          ? view.message(entry.message, { own: entry.own })
+          : entry.el,
+      );
+    });
+    // Confirmed items sit above pending ones
+    log.insertBefore(fragment, log.querySelector(":scope > .pending"));
+    while (log.childElementCount > MAX_LOG_ITEMS) {
+      log.firstElementChild?.remove();
+    }
+    if (toBottom) scrollToBottom();
+    else if (news) pill.hidden = false;
+    updateEmpty();
+  }
+
+  /**
+   * Scrolls to the newest message now, and after what is queued goes in;
+   * the pill has nothing left to show.
+   */
   function scrollToBottom() {
     log.scrollTop = log.scrollHeight;
     pill.hidden = true;
+    if (queue.length > 0) follow = true;
+  }
+
+  /** Shows the "no messages yet" hint once welcomed into an empty room. */
+  function updateEmpty() {
+    empty.hidden = !isWelcomed() || queuedMessages > 0 ||
+      log.querySelector(".msg") !== null;
   }
 
   function renderTitle() {
@@ -127,6 +152,8 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
   log.addEventListener("scroll", () => {
     if (!pill.hidden && isAtBottom()) pill.hidden = true;
   });
+  log.addEventListener("pointerover", (event) => view.titleTime(event.target));
+  log.addEventListener("focusin", (event) => view.titleTime(event.target));
   pill.addEventListener("click", () => {
     scrollToBottom();
     onPill();
@@ -139,26 +166,17 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
   });
 
   return {
-    isAtBottom,
     scrollToBottom,
-
-    /** Shows the pill that leads down to messages the reader has not seen. */
-    showPill() {
-      pill.hidden = false;
-    },
-
-    /** Shows the "no messages yet" hint once welcomed into an empty room. */
-    updateEmpty() {
-      empty.hidden = !isWelcomed() || log.querySelector(".msg") !== null;
-    },
+    updateEmpty,
 
     /**
-     * Adds a confirmed message from the server.
+     * Queues a confirmed message from the server.
      * @param {ChatMessage} message
-     * @param {boolean} own
+     * @param {{ own: boolean, initial: boolean }} options `initial` for
+     *   the history of the first welcome, which shows no pill
      */
-    add(message, own) {
-      addToLog(renderMessage(message, own, false));
+    add(message, { own, initial }) {
+      enqueue({ kind: "message", message, own, initial });
     },
 
     /**
@@ -166,7 +184,7 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
      * @param {ChatMessage} message
      */
     addPending(message) {
-      const el = renderMessage(message, true, true);
+      const el = view.message(message, { own: true, pending: true });
       log.append(el);
       return el;
     },
@@ -177,13 +195,7 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
      * @param {ChatMessage} message
      */
     confirm(el, message) {
-      el.classList.remove("pending");
-      el.dataset.id = String(message.id);
-      el.querySelector(".msg-status")?.remove();
-      el.querySelector(".msg-head")?.append(renderTime(message.ts));
-      // Keep the log in server order: confirmed messages sit above pending ones
-      const next = firstPending();
-      if (el.nextElementSibling !== next) log.insertBefore(el, next);
+      enqueue({ kind: "confirm", el, message });
     },
 
     /**
@@ -205,22 +217,15 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
      * @param {unknown} [ts]
      */
     notice(text, kind = "info", ts) {
-      const stick = isAtBottom();
-      const el = document.createElement("div");
-      el.className = `notice notice-${kind}`;
-      if (typeof ts === "number") {
-        const time = renderTime(ts);
-        time.className = "notice-time";
-        el.append(time, " ");
-      }
-      el.append(text);
-      addToLog(el);
-      if (stick) scrollToBottom();
+      enqueue({ kind: "notice", el: view.notice(text, kind, ts) });
     },
 
-    /** Counts a message that arrived while the tab was hidden, in the title. */
-    countUnread() {
-      unread++;
+    /**
+     * Counts messages that arrived while the tab was hidden, in the title.
+     * @param {number} count
+     */
+    countUnread(count) {
+      unread += count;
       renderTitle();
     },
   };

@@ -143,32 +143,71 @@ export function nickColourRules() {
   );
 }
 
-/** @type {Map<string, Intl.DateTimeFormat>} */
-const formatters = new Map();
-
 /**
- * A message time for display: hours and minutes today, with the date before.
- * @param {number} ts
+ * Message times in one language. The formatters are made once: making an
+ * Intl.DateTimeFormat (which toLocaleString does on every call) costs far
+ * more than using one, and a busy room asks for a time per message.
  * @param {string} lang
- * @param {number} [now]
- * @returns {string}
  */
-export function formatTime(ts, lang, now = Date.now()) {
-  const date = new Date(ts);
-  const today = new Date(now).toDateString() === date.toDateString();
-  const key = `${lang}|${today}`;
-  let formatter = formatters.get(key);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat(
-      lang,
-      today ? { hour: "numeric", minute: "2-digit" } : {
-        month: "short",
-        day: "numeric",
-        hour: "numeric",
-        minute: "2-digit",
-      },
-    );
-    formatters.set(key, formatter);
-  }
-  return formatter.format(date);
+export function createClock(lang) {
+  const timeOnly = new Intl.DateTimeFormat(lang, {
+    hour: "numeric",
+    minute: "2-digit",
+  });
+  const dated = new Intl.DateTimeFormat(lang, {
+    month: "short",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+  });
+  // What toLocaleString shows, without a new formatter each time
+  const full = new Intl.DateTimeFormat(lang, {
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+  let dayStart = 0;
+  let dayEnd = 0;
+  // Messages of a burst share their minute, so the last text is reused;
+  // every time zone in use today is offset by whole minutes
+  let lastMinute = NaN;
+  let lastToday = false;
+  let lastText = "";
+  return {
+    /**
+     * Hours and minutes for a time today, with the date before otherwise.
+     * @param {number} ts
+     * @param {number} [now]
+     * @returns {string}
+     */
+    short(ts, now = Date.now()) {
+      if (now < dayStart || now >= dayEnd) {
+        const day = new Date(now);
+        day.setHours(0, 0, 0, 0);
+        dayStart = day.getTime();
+        day.setDate(day.getDate() + 1);
+        dayEnd = day.getTime();
+      }
+      const today = ts >= dayStart && ts < dayEnd;
+      const minute = Math.floor(ts / 60_000);
+      if (minute !== lastMinute || today !== lastToday) {
+        lastText = (today ? timeOnly : dated).format(ts);
+        lastMinute = minute;
+        lastToday = today;
+      }
+      return lastText;
+    },
+
+    /**
+     * The date and time to the second, for a tooltip.
+     * @param {number} ts
+     * @returns {string}
+     */
+    full(ts) {
+      return full.format(ts);
+    },
+  };
 }

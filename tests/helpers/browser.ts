@@ -58,7 +58,8 @@ async function loadPlaywright() {
   }
 }
 
-async function launch(): Promise<Browser> {
+/** Launches headless Debian Chromium with the flags this closed network needs. */
+export async function launchChromium(): Promise<Browser> {
   try {
     await Deno.stat(CHROMIUM);
   } catch {
@@ -186,7 +187,7 @@ export function browserTest(
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
-      browser ??= launch();
+      browser ??= launchChromium();
       const scene = new Scene(await browser);
       try {
         await fn(scene);

@@ -32,6 +32,7 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       maxConnections: 10000,
       slowClientBytes: 1048576,
       idleTimeoutSeconds: 30,
+      editWindowMinutes: 15,
     },
     history: {
       kvPath: "./data/chat.db",

@@ -46,6 +46,8 @@ export interface LimitsConfig {
   maxConnections: number;
   slowClientBytes: number;
   idleTimeoutSeconds: number;
+  /** How long after posting a message its author may edit it. */
+  editWindowMinutes: number;
 }
 
 /** Durable room history in KV. */
@@ -340,6 +342,7 @@ export function loadConfig(
       maxConnections: int("MAX_CONNECTIONS", 10000, 1, 1e9),
       slowClientBytes: int("SLOW_CLIENT_BYTES", 1024 * 1024, 1024, 2 ** 40),
       idleTimeoutSeconds: int("IDLE_TIMEOUT_SECONDS", 30, 0, 3600),
+      editWindowMinutes: int("EDIT_WINDOW_MINUTES", 15, 0, 525600),
     },
     history: {
       // Deno Deploy has no local disk: its KV is opened without a path.

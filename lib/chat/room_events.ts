@@ -171,6 +171,9 @@ export class RoomChanges {
     target: ChatMessage,
     sender: Connection | undefined,
   ): Promise<Refusal | undefined> {
+    // Only a moderator's frame is made with by "moderator" (issue 15); its
+    // right was checked where it was made.
+    if (event.type === "delete" && event.by === "moderator") return undefined;
     const { history, now, settings: { editWindowMs } } = this.#ctx;
     const owner = await history.owner(this.#room, target.id);
     // Checked by session, not by name: a nickname is free to take once

@@ -181,7 +181,12 @@ export function applyEvent(
   event: SequencedEvent,
 ): void {
   if (event.type === "message") {
-    if (!messages.has(event.id)) messages.set(event.id, structuredClone(event));
+    if (messages.has(event.id)) return;
+    // A copy, so folding never changes the events it was given.
+    const copy = { ...event };
+    if (event.reply) copy.reply = { ...event.reply };
+    if (event.reactions) copy.reactions = structuredClone(event.reactions);
+    messages.set(event.id, copy);
     return;
   }
   const target = messages.get(event.target);
@@ -247,7 +252,8 @@ export async function foldedPage(
   const before = options.before ?? Infinity;
   const { limit } = options;
   const { seq, epoch } = await history.recent(room, 0);
-  const batch = Math.max(limit * 2, 100);
+  // A little more than the page: most of a window is messages.
+  const batch = Math.max(Math.ceil(limit * 1.25), 32);
   let events: SequencedEvent[] = [];
   let lowest = seq + 1;
   let start = seq === 0 || limit <= 0;

@@ -38,18 +38,25 @@ interface Refusal {
 
 /** A session's owner hash: stored with its messages, so the key itself never is. */
 const owners = new WeakMap<ChatSession, Promise<string>>();
+/** The hashes already made, so a flush of many messages awaits none of them. */
+const ownersKnown = new WeakMap<ChatSession, string>();
 
 /** The non-secret hash of a session's key that marks the messages it wrote. */
-export function ownerOf(session: ChatSession): Promise<string> {
+export function ownerOf(session: ChatSession): string | Promise<string> {
+  const known = ownersKnown.get(session);
+  if (known !== undefined) return known;
   let hash = owners.get(session);
   if (!hash) {
     hash = crypto.subtle.digest(
       "SHA-256",
       new TextEncoder().encode(`message-owner:${session.sid}`),
-    ).then((digest) =>
-      btoa(String.fromCharCode(...new Uint8Array(digest).slice(0, 16)))
-        .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")
-    );
+    ).then((digest) => {
+      const made = btoa(
+        String.fromCharCode(...new Uint8Array(digest).slice(0, 16)),
+      ).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+      ownersKnown.set(session, made);
+      return made;
+    });
     owners.set(session, hash);
   }
   return hash;
@@ -105,9 +112,9 @@ export class RoomChanges {
         if (sender) this.#refuse(sender, event, refusal);
         continue;
       }
-      const owner = event.type === "message" && sender
-        ? await ownerOf(sender.session)
-        : undefined;
+      let owner: string | Promise<string> | undefined;
+      if (event.type === "message" && sender) owner = ownerOf(sender.session);
+      if (typeof owner === "object") owner = await owner;
       records.push(toRecord(event, owner));
     }
     if (refused.size > 0) {

@@ -1,7 +1,7 @@
 /**
  * Edits, deletions, reactions and replies through real sockets: who may
- * make them, what everyone sees live, what a resume replays, and what the
- * history shows afterwards, on one instance, after a restart and across two.
+ * make them (the author's session, members of the room), what everyone
+ * sees live, and how refusals are answered and limited.
  *
  * @module
  */
@@ -11,85 +11,20 @@ import {
   HIGH_RATE,
   logout,
   type ServerEvent,
-  startPair,
   startServer,
   tempDir,
-  TestClient,
+  type TestClient,
 } from "./helpers/harness.ts";
+import {
+  change,
+  changes,
+  expectRefused,
+  post,
+  refused,
+  slowRate,
+  withoutTs,
+} from "./helpers/changes.ts";
 import { KEYS } from "../lib/storage/keys.ts";
-
-/** Posts `text` and returns the message as the sender got it back. */
-async function post(
-  client: TestClient,
-  text: string,
-  extra: Record<string, unknown> = {},
-): Promise<ServerEvent> {
-  const from = client.events.length;
-  client.send({ type: "message", text, ...extra });
-  return await client.waitFor(
-    (e) => e.type === "message" && e.text === text,
-    { from, what: `the message ${JSON.stringify(text)}` },
-  );
-}
-
-/** Sends `frame` and returns the next error frame it gets. */
-async function refused(
-  client: TestClient,
-  frame: unknown,
-): Promise<ServerEvent> {
-  const from = client.events.length;
-  client.send(frame);
-  return await client.waitFor((e) => e.type === "error", {
-    from,
-    what: `an error for ${JSON.stringify(frame)}`,
-  });
-}
-
-/** Sends `frame` and fails unless it is refused with `code`. */
-async function expectRefused(
-  client: TestClient,
-  frame: unknown,
-  code: string,
-): Promise<void> {
-  assert.equal(
-    (await refused(client, frame)).code,
-    code,
-    JSON.stringify(frame),
-  );
-}
-
-/** Sends `frame` and returns the event of `type` it produced, as `client` got it. */
-async function change(
-  client: TestClient,
-  frame: unknown,
-  type: string,
-): Promise<ServerEvent> {
-  const from = client.events.length;
-  client.send(frame);
-  return await client.waitFor((e) => e.type === type || e.type === "error", {
-    from,
-    what: `the ${type} for ${JSON.stringify(frame)}`,
-  });
-}
-
-/** A rate limit of `burst` messages that refills too slowly to matter in a test. */
-function slowRate(burst: number): Record<string, string> {
-  return { RATE_BURST: String(burst), RATE_PER_SECOND: "0.01" };
-}
-
-/** `event` without its `ts`, which must be a number. */
-function withoutTs(event: ServerEvent): ServerEvent {
-  const { ts, ...rest } = event;
-  assert.equal(typeof ts, "number");
-  return rest;
-}
-
-/** Changes (edit, delete, reaction) a client was sent. */
-function changes(client: TestClient): ServerEvent[] {
-  return client.events.filter((e) =>
-    e.type === "edit" || e.type === "delete" || e.type === "reaction"
-  );
-}
 
 Deno.test("an author edits their message: everyone sees the edit, and history the latest text", async () => {
   await using server = await startServer(HIGH_RATE);
@@ -385,175 +320,4 @@ Deno.test("edits and reactions take tokens from the rate limit", async () => {
   assert.equal(typeof limited.retryAfter, "number");
   await ann.waitFor((e) => e.type === "edit");
   assert.deepEqual(changes(ann).map((e) => e.type), ["reaction", "edit"]);
-});
-
-Deno.test("a reply carries a quote of its original, which history keeps up to date", async () => {
-  await using server = await startServer(HIGH_RATE);
-  const ann = await server.join("ann");
-  const bob = await server.join("bob");
-  const long = "x".repeat(150);
-  const original = await post(ann, long);
-  const reply = await post(bob, "agreed", { replyTo: original.id, cid: "r1" });
-  assert.equal(reply.replyTo, original.id);
-  assert.deepEqual(reply.reply, {
-    id: original.id,
-    nickname: "ann",
-    text: "x".repeat(100),
-  });
-  await ann.waitFor((e) => e.type === "message" && e.text === "agreed");
-  await change(
-    ann,
-    { type: "edit", target: original.id, text: "short now" },
-    "edit",
-  );
-  const cara = await server.join("cara");
-  const [, shown] = cara.welcome.history;
-  assert.equal(shown.reply.text, "short now");
-  assert.equal(shown.replyTo, original.id);
-});
-
-Deno.test("resume with since replays edits, deletions and reactions exactly once", async () => {
-  await using server = await startServer(HIGH_RATE);
-  const ann = await server.join("ann");
-  let bob = await server.join("bob");
-  const m = await post(ann, "first");
-  const other = await post(ann, "second");
-  await bob.waitFor((e) => e.type === "message" && e.id === other.id);
-  const { epoch } = bob.welcome;
-  const since = other.id;
-  await bob.close();
-  await ann.waitForNotice("leave", "bob");
-  await change(ann, { type: "edit", target: m.id, text: "first!" }, "edit");
-  await change(ann, { type: "react", target: m.id, emoji: "👍" }, "reaction");
-  await change(ann, { type: "delete", target: other.id }, "delete");
-  const third = await post(ann, "third");
-  bob = await server.joinWith(bob.cookie, { since, epoch });
-  const replay = bob.welcome.history.map((e: ServerEvent) => [e.type, e.id]);
-  assert.deepEqual(replay, [
-    ["edit", since + 1],
-    ["reaction", since + 2],
-    ["delete", since + 3],
-    ["message", third.id],
-  ]);
-  assert.equal(bob.welcome.recovered, true);
-  // Live events follow the replay with no gap and nothing twice.
-  await change(ann, { type: "react", target: m.id, emoji: "👍" }, "reaction");
-  await barrier(ann, [bob]);
-  const ids = bob.events.filter((e) => e.type !== "welcome" && e.id)
-    .map((e) => e.id);
-  const all = [...bob.welcome.history.map((e: ServerEvent) => e.id), ...ids];
-  assert.deepEqual(all, [...new Set(all)].sort((a, b) => a - b));
-  assert.deepEqual(all.slice(0, 5), [3, 4, 5, 6, 7]);
-  // Resuming from the last change replays only what came after it.
-  const tab = await server.joinWith(bob.cookie, { since: since + 3, epoch });
-  assert.deepEqual(
-    tab.welcome.history.map((e: ServerEvent) => e.id).slice(0, 2),
-    [third.id, third.id + 1],
-  );
-});
-
-Deno.test("history shows each message's latest state after a restart over the same KV file", async () => {
-  await using dir = await tempDir("chat-events-");
-  const env = { ...HIGH_RATE, KV_PATH: `${dir.path}/chat.db` };
-  let annCookie = "";
-  {
-    await using first = await startServer(env);
-    const ann = await first.join("ann");
-    annCookie = ann.cookie;
-    const bob = await first.join("bob");
-    const a = await post(ann, "typo");
-    const b = await post(ann, "regret");
-    await post(bob, "answer", { replyTo: a.id });
-    await change(ann, { type: "edit", target: a.id, text: "fixed" }, "edit");
-    await change(ann, { type: "delete", target: b.id }, "delete");
-    await change(bob, { type: "react", target: a.id, emoji: "❤️" }, "reaction");
-  }
-  await using second = await startServer(env);
-  const cara = await second.join("cara");
-  assert.deepEqual(
-    cara.welcome.history.map((m: ServerEvent) => ({ ...m, ts: 0 })),
-    [
-      {
-        type: "message",
-        id: 1,
-        nickname: "ann",
-        text: "fixed",
-        ts: 0,
-        edited: true,
-        reactions: { "❤️": ["bob"] },
-      },
-      {
-        type: "message",
-        id: 2,
-        nickname: "ann",
-        text: "",
-        ts: 0,
-        deleted: true,
-        deletedBy: "author",
-      },
-      {
-        type: "message",
-        id: 3,
-        nickname: "bob",
-        text: "answer",
-        ts: 0,
-        replyTo: 1,
-        reply: { id: 1, nickname: "ann", text: "fixed" },
-      },
-    ],
-  );
-  assert.equal(cara.welcome.seq, 6);
-  // The author's session still owns the message after the restart.
-  const ann = await TestClient.join(second, annCookie);
-  const edit = await change(
-    ann,
-    { type: "edit", target: 1, text: "fixed twice" },
-    "edit",
-  );
-  assert.equal(edit.id, 7);
-  assert.equal(
-    (await refused(cara, { type: "delete", target: 1 })).code,
-    "forbidden",
-  );
-});
-
-Deno.test("two instances over one KV with the kv bus see each other's edits, deletions and reactions", async () => {
-  await using pair = await startPair({ ...HIGH_RATE, BUS: "kv" });
-  const { a, b } = pair;
-  const ann = await a.join("ann");
-  const bob = await b.join("bob");
-  const m = await post(ann, "from a");
-  await bob.waitFor((e) => e.type === "message" && e.id === m.id);
-  const edit = await change(
-    ann,
-    { type: "edit", target: m.id, text: "edited on a" },
-    "edit",
-  );
-  assert.deepEqual(await bob.waitFor((e) => e.type === "edit"), edit);
-  const r = await change(
-    bob,
-    { type: "react", target: m.id, emoji: "👍" },
-    "reaction",
-  );
-  assert.deepEqual(await ann.waitFor((e) => e.type === "reaction"), r);
-  // Bob cannot change ann's message from his instance, nor anyone by name.
-  const denied = await refused(bob, { type: "delete", target: m.id });
-  assert.equal(denied.code, "forbidden");
-  // Ann's session may, from the other instance.
-  const annOnB = await b.joinWith(ann.cookie);
-  const del = await change(annOnB, { type: "delete", target: m.id }, "delete");
-  assert.deepEqual(
-    await ann.waitFor((e) => e.type === "delete"),
-    del,
-  );
-  await bob.waitFor((e) => e.type === "delete");
-  for (const c of [ann, bob]) {
-    assert.deepEqual(changes(c).map((e) => e.id), [
-      m.id + 1,
-      m.id + 2,
-      m.id + 3,
-    ]);
-  }
-  const late = await a.join("late");
-  assert.equal(late.welcome.history[0].deleted, true);
 });

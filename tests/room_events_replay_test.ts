@@ -17,6 +17,7 @@ import {
   TestClient,
 } from "./helpers/harness.ts";
 import { change, changes, post, refused } from "./helpers/changes.ts";
+import { exportKv, importKv } from "../lib/storage/backup.ts";
 
 Deno.test("a reply carries a quote of its original, which history keeps up to date", async () => {
   await using server = await startServer(HIGH_RATE);
@@ -187,4 +188,59 @@ Deno.test("two instances over one KV with the kv bus see each other's edits, del
   }
   const late = await a.join("late");
   assert.equal(late.welcome.history[0].deleted, true);
+});
+
+async function* linesOf(lines: string[]): AsyncIterable<string> {
+  yield* lines;
+}
+
+Deno.test("kv-export and kv-import carry edits, deletions, reactions, replies and authors", async () => {
+  const source = await Deno.openKv(":memory:");
+  const target = await Deno.openKv(":memory:");
+  try {
+    let cookie = "";
+    let before: ServerEvent[] = [];
+    {
+      await using server = await startServer(HIGH_RATE, { kv: source });
+      const ann = await server.join("ann");
+      cookie = ann.cookie;
+      const a = await post(ann, "first");
+      const b = await post(ann, "second");
+      await post(ann, "a reply", { replyTo: a.id });
+      await change(ann, { type: "edit", target: a.id, text: "1st" }, "edit");
+      await change(
+        ann,
+        { type: "react", target: a.id, emoji: "🎉" },
+        "reaction",
+      );
+      await change(ann, { type: "delete", target: b.id }, "delete");
+      before = (await server.join("bob")).welcome.history;
+    }
+    const lines: string[] = [];
+    await exportKv(source, (line) => {
+      lines.push(line);
+    });
+    const kinds = lines.map((l) => JSON.parse(l).extra?.kind).filter(Boolean);
+    assert.deepEqual(kinds, ["edit", "reaction", "delete"]);
+    const summary = await importKv(target, linesOf(lines), {
+      messageTtlMs: 86_400_000,
+      revocationTtlMs: 86_400_000,
+    });
+    assert.equal(summary.written, 6);
+    await using moved = await startServer(HIGH_RATE, { kv: target });
+    const cara = await moved.join("cara");
+    assert.deepEqual(cara.welcome.history, before);
+    assert.equal(before[0].text, "1st");
+    // The author's session still owns the message on the restored store.
+    const ann = await TestClient.join(moved, cookie);
+    const edit = await change(
+      ann,
+      { type: "edit", target: 1, text: "one" },
+      "edit",
+    );
+    assert.equal(edit.type, "edit");
+  } finally {
+    source.close();
+    target.close();
+  }
 });

@@ -340,3 +340,56 @@ export class MessageStates {
     return this.#messages.get(id);
   }
 }
+
+const isId = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+const KINDS = new Set(["edit", "delete", "reaction"]);
+
+/** The extra fields of a record as they leave the store (an export), or none. */
+export function extraOf(record: StoredExtra): StoredExtra | undefined {
+  const extra: StoredExtra = {};
+  copyExtra(record, extra);
+  return Object.keys(extra).length > 0 ? extra : undefined;
+}
+
+/** Checks an imported record's extra fields (kv-import); why they are invalid otherwise. */
+export function checkExtra(
+  value: unknown,
+): { ok: true; extra: StoredExtra } | { ok: false; why: string } {
+  const bad = (why: string) => ({ ok: false as const, why });
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return bad("extra must be an object");
+  }
+  const v = value as Record<string, unknown>;
+  for (const key of Object.keys(v)) {
+    if (!(EXTRA_KEYS as readonly string[]).includes(key)) {
+      return bad(`unknown extra field ${JSON.stringify(key.slice(0, 32))}`);
+    }
+  }
+  const reply = v.reply as Record<string, unknown> | undefined;
+  const checks: [boolean, string][] = [
+    [v.kind === undefined || KINDS.has(v.kind as string), "kind"],
+    [v.target === undefined || isId(v.target), "target"],
+    [v.kind === undefined || isId(v.target), "target"],
+    [v.emoji === undefined || typeof v.emoji === "string", "emoji"],
+    [v.on === undefined || typeof v.on === "boolean", "on"],
+    [v.by === undefined || v.by === "author" || v.by === "moderator", "by"],
+    [v.replyTo === undefined || isId(v.replyTo), "replyTo"],
+    [
+      reply === undefined || (typeof reply === "object" && reply !== null &&
+        isId(reply.id) && typeof reply.nickname === "string" &&
+        typeof reply.text === "string"),
+      "reply",
+    ],
+    [v.owner === undefined || typeof v.owner === "string", "owner"],
+  ];
+  for (const [ok, field] of checks) {
+    if (!ok) return bad(`invalid extra field "${field}"`);
+  }
+  const extra: StoredExtra = {};
+  copyExtra(v as StoredExtra, extra);
+  if (extra.reply) {
+    const { id, nickname, text } = extra.reply;
+    extra.reply = { id, nickname, text };
+  }
+  return { ok: true, extra };
+}

@@ -22,6 +22,7 @@ import { routeSpans } from "./lib/app/telemetry.ts";
 import { authRoutes } from "./routes/auth.tsx";
 import { chatRoutes } from "./routes/chat.tsx";
 import { healthRoutes } from "./routes/health.ts";
+import { messageRoutes } from "./routes/messages.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { wsRoutes } from "./routes/ws.ts";
 import { langOf } from "./routes/lang.ts";
@@ -83,6 +84,7 @@ export async function createApp(
   app.route("/", healthRoutes(services));
   app.route("/", authRoutes(services));
   app.route("/", chatRoutes(services));
+  app.route("/", messageRoutes(services));
   app.route("/", wsRoutes(services));
   app.notFound((c) => {
     const accept = c.req.header("accept") ?? "";

@@ -16,7 +16,7 @@ import { countRateLimited } from "../lib/app/telemetry.ts";
 
 /** Routes for `/chat`, `/chat/:room` and `/api/rooms`. */
 export function chatRoutes(services: Services): Hono {
-  const { hub } = services;
+  const { hub, history } = services;
   const app = new Hono();
 
   async function page(c: Context, room: string) {
@@ -63,7 +63,10 @@ export function chatRoutes(services: Services): Hono {
   app.get("/chat/:room", (c) => page(c, c.req.param("room")));
   app.get("/api/rooms", async (c) => {
     c.header("Cache-Control", "no-store");
-    return c.json(await hub.rooms());
+    const rooms = await hub.rooms();
+    // The newest id of each room (changes count too), for the page's unread marks.
+    const heads = await Promise.all(rooms.map((r) => history.head(r.name)));
+    return c.json(rooms.map((r, i) => ({ ...r, latest: heads[i] })));
   });
 
   return app;

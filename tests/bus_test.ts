@@ -33,7 +33,7 @@ for (const bus of ["kv", "broadcast"]) {
     assert.deepEqual(cara.welcome.users, ["ann", "bob", "cara"]);
     await ann.waitForNotice("join", "cara");
     const rooms = await (await fetch(`${a.url}/api/rooms`)).json();
-    assert.deepEqual(rooms, [{ name: "lobby", users: 3 }]);
+    assert.deepEqual(rooms, [{ name: "lobby", users: 3, latest: 100 }]);
     await bob.close();
     await ann.waitForNotice("leave", "bob");
     // Once cara's message is here, any duplicate notice would be too.

@@ -40,6 +40,7 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       maxRooms: 1000,
       slowClientBytes: 1048576,
       idleTimeoutSeconds: 30,
+      editWindowMinutes: 15,
     },
     history: {
       kvPath: "./data/chat.db",

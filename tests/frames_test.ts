@@ -152,6 +152,22 @@ const cases: Case[] = [
     },
     outcome: { eof: true },
   },
+  // The frames that change a message: a malformed one is refused before any
+  // lookup, and reaches nobody.
+  ...[
+    { type: "edit", target: 1, text: "x", extra: true },
+    { type: "edit", target: "1", text: "x" },
+    { type: "delete", target: 1.5 },
+    { type: "delete", target: 1, text: "x" },
+    { type: "react", target: 0, emoji: "👍" },
+    { type: "react", target: 1, emoji: "👍👍" },
+    { type: "react", target: 1 },
+    { type: "message", text: "a reply", replyTo: -1 },
+  ].map((frame): Case => ({
+    name: `the malformed frame ${JSON.stringify(frame)} gets bad_request`,
+    send: (s) => s.send(frame),
+    outcome: { error: "bad_request" },
+  })),
 ];
 
 /** What the client saw at the end: a close frame's code, EOF, or still open. */

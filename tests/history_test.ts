@@ -188,8 +188,8 @@ Deno.test("rooms keep presence, messages and history separate", async () => {
   assert.deepEqual(texts(bob.events), ["dev only"]);
   const rooms = await (await fetch(`${server.url}/api/rooms`)).json();
   assert.deepEqual(rooms, [
-    { name: "dev-team", users: 2 },
-    { name: "lobby", users: 1 },
+    { name: "dev-team", users: 2, latest: 1 },
+    { name: "lobby", users: 1, latest: 1 },
   ]);
   const page = await getPage(server, "/chat/Not_A_Room", annCookie);
   assert.equal(page.status, 404);

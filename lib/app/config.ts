@@ -60,6 +60,8 @@ export interface LimitsConfig {
   maxRooms: number;
   slowClientBytes: number;
   idleTimeoutSeconds: number;
+  /** How long after posting a message its author may edit it. */
+  editWindowMinutes: number;
 }
 
 /** Durable room history in KV. */
@@ -359,6 +361,7 @@ export function loadConfig(
       maxRooms: int("MAX_ROOMS", 1000, 1, 1e7),
       slowClientBytes: int("SLOW_CLIENT_BYTES", 1024 * 1024, 1024, 2 ** 40),
       idleTimeoutSeconds: int("IDLE_TIMEOUT_SECONDS", 30, 0, 3600),
+      editWindowMinutes: int("EDIT_WINDOW_MINUTES", 15, 0, 525600),
     },
     history: {
       // Deno Deploy has no local disk: its KV is opened without a path.

@@ -44,6 +44,8 @@ export interface Services {
   /** This instance's id: the configured name and a random part. */
   instanceId: string;
   hub: Hub;
+  /** Room histories in KV, for the routes that read them (scrollback, the room list). */
+  history: HistoryStore;
   nicknames: NicknameRegistry;
   /** How every route reads the session, built once from the config. */
   session: CurrentSessionOptions;
@@ -134,6 +136,7 @@ export async function buildServices(
     config,
     instanceId,
     hub,
+    history,
     nicknames,
     session: {
       secrets,

@@ -139,6 +139,8 @@ export class Hub {
         historyOnJoin: this.#config.history.onJoin,
         maxMessageChars: limits.maxMessageChars,
         presenceTtlMs: ttlMs,
+        historySize: this.#config.history.size,
+        editWindowMs: limits.editWindowMinutes * 60_000,
       },
       now: this.#now,
       log: this.#log,

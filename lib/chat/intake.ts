@@ -10,11 +10,13 @@ import { countRateLimited } from "../app/telemetry.ts";
 import type { Connection } from "./connection.ts";
 import type { AddressLimiter } from "./limits.ts";
 import {
+  type ChangeRequest,
   type ChatMessage,
   checkMessageText,
   type ClientRequest,
   CLOSE,
   errorFrame,
+  type SequencedEvent,
   type TypingEvent,
 } from "./protocol.ts";
 
@@ -27,8 +29,8 @@ export interface IntakeContext {
   addresses: AddressLimiter;
 }
 
-/** A frame that passed: a typing event to pass on, or a message to commit (id 0 until stored). */
-export type Accepted = TypingEvent | ChatMessage;
+/** A frame that passed: a typing event to pass on, or a message or change to commit (id 0 until stored). */
+export type Accepted = TypingEvent | SequencedEvent;
 
 /** Turns one member's frame into an event for the room, or answers the member and returns nothing. */
 export function intake(
@@ -45,14 +47,10 @@ export function intake(
     strike(member, ctx.now);
     return undefined;
   }
-  if (request.type !== "message") return undefined;
-  const checked = checkMessageText(request.text, ctx.maxMessageChars);
-  if (!checked.ok) {
-    if (!strike(member, ctx.now)) {
-      member.send(errorFrame(checked.code, checked.message));
-    }
-    return undefined;
-  }
+  if (request.type === "error") return undefined;
+  if (request.type !== "message") return change(member, request, ctx);
+  const checked = checkText(member, request.text, ctx);
+  if (!checked) return undefined;
   if (request.cid !== undefined) {
     const seen = policy.seen(request.cid);
     if (seen) {
@@ -64,22 +62,7 @@ export function intake(
       return undefined;
     }
   }
-  const verdict = policy.takeMessage(ctx.now);
-  if (verdict.kind !== "ok") countRateLimited("message");
-  if (verdict.kind === "abuse") {
-    closeForAbuse(member);
-    return undefined;
-  }
-  if (verdict.kind === "wait") {
-    refuseForRate(member, verdict.seconds);
-    return undefined;
-  }
-  const addressWait = ctx.addresses.take(member.ip, ctx.now);
-  if (addressWait > 0) {
-    countRateLimited("address_messages");
-    refuseForRate(member, Math.ceil(addressWait * 10) / 10);
-    return undefined;
-  }
+  if (!takeToken(member, ctx)) return undefined;
   const message: ChatMessage = {
     type: "message",
     id: 0,
@@ -88,8 +71,85 @@ export function intake(
     ts: ctx.now,
   };
   if (request.cid !== undefined) message.cid = request.cid;
+  if (request.replyTo !== undefined) message.replyTo = request.replyTo;
   policy.remember(message);
   return message;
+}
+
+/**
+ * An edit, delete or react frame as an event to commit. Its target is
+ * checked at the commit (room_events.ts), which reads the store; here only
+ * what the frame alone shows, and the rate limit, which changes share with
+ * messages.
+ */
+function change(
+  member: Connection,
+  request: ChangeRequest,
+  ctx: IntakeContext,
+): SequencedEvent | undefined {
+  const { nickname } = member.session;
+  const { target } = request;
+  const ts = ctx.now;
+  if (request.type === "edit") {
+    const checked = checkText(member, request.text, ctx);
+    if (!checked || !takeToken(member, ctx)) return undefined;
+    const edit: SequencedEvent = {
+      type: "edit",
+      id: 0,
+      ts,
+      target,
+      text: checked.text,
+      nickname,
+    };
+    if (request.cid !== undefined) edit.cid = request.cid;
+    return edit;
+  }
+  if (!takeToken(member, ctx)) return undefined;
+  if (request.type === "delete") {
+    return { type: "delete", id: 0, ts, target, by: "author" };
+  }
+  // Whether it goes on or off is known only against the stored message.
+  const { emoji } = request;
+  return { type: "reaction", id: 0, ts, target, emoji, nickname, on: true };
+}
+
+/** The checked text of a message or edit; a refusal is answered and struck. */
+function checkText(
+  member: Connection,
+  text: string,
+  ctx: IntakeContext,
+): { text: string } | undefined {
+  const checked = checkMessageText(text, ctx.maxMessageChars);
+  if (checked.ok) return checked;
+  if (!strike(member, ctx.now)) {
+    member.send(errorFrame(checked.code, checked.message));
+  }
+  return undefined;
+}
+
+/** Takes a token from the session's and the address's buckets; false (answered, or closed for abuse) when one is empty. */
+function takeToken(
+  member: Connection,
+  ctx: { now: number; addresses: AddressLimiter },
+): boolean {
+  const verdict = member.session.policy.takeMessage(ctx.now);
+  if (verdict.kind !== "ok") countRateLimited("message");
+  if (verdict.kind === "abuse") {
+    closeForAbuse(member);
+    return false;
+  }
+  if (verdict.kind === "wait") {
+    refuseForRate(member, verdict.seconds);
+    return false;
+  }
+  // The address's bucket, across all its sessions: fresh logins lift no limit.
+  const addressWait = ctx.addresses.take(member.ip, ctx.now);
+  if (addressWait > 0) {
+    countRateLimited("address_messages");
+    refuseForRate(member, Math.ceil(addressWait * 10) / 10);
+    return false;
+  }
+  return true;
 }
 
 /** Counts a refused frame against the member's session; true when that closed the socket (1008). */

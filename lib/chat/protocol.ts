@@ -4,6 +4,14 @@
  *
  * @module
  */
+import {
+  type ChangeRequest,
+  isCid,
+  isMessageId,
+  MAX_CID_LENGTH,
+  parseChangeFrame,
+} from "./change_frames.ts";
+export type { ChangeRequest } from "./change_frames.ts";
 export {
   CLIENT_FRAMES,
   CLOSE,
@@ -14,6 +22,13 @@ export {
   SERVER_FRAMES,
 } from "../../static/shared/protocol.js";
 
+/** The quoted start of the message a reply answers, so a page shows it without loading it. */
+export interface ReplySnippet {
+  id: number;
+  nickname: string;
+  text: string;
+}
+
 /** A chat message as stored and as sent: `id` is its room sequence. */
 export interface ChatMessage {
   type: "message";
@@ -22,6 +37,63 @@ export interface ChatMessage {
   text: string;
   ts: number;
   cid?: string;
+  /** The id of the message this one answers. */
+  replyTo?: number;
+  reply?: ReplySnippet;
+  /** History only (welcome, scrollback): the message's latest state. */
+  edited?: boolean;
+  deleted?: boolean;
+  deletedBy?: DeletedBy;
+  reactions?: Record<string, string[]>;
+}
+
+/** Who removed a message: its author, or a moderator (issue 15). */
+export type DeletedBy = "author" | "moderator";
+
+/** A message's new text, from its author. */
+export interface EditEvent {
+  type: "edit";
+  id: number;
+  ts: number;
+  target: number;
+  text: string;
+  nickname: string;
+  cid?: string;
+}
+
+/** A message removed: its text is gone from history. */
+export interface DeleteEvent {
+  type: "delete";
+  id: number;
+  ts: number;
+  target: number;
+  by: DeletedBy;
+}
+
+/** A reaction put on (`on: true`) or taken off a message. */
+export interface ReactionEvent {
+  type: "reaction";
+  id: number;
+  ts: number;
+  target: number;
+  emoji: string;
+  nickname: string;
+  on: boolean;
+}
+
+/** A change to an earlier message. */
+export type ChangeEvent = EditEvent | DeleteEvent | ReactionEvent;
+
+/** What takes an id in the room's sequence: messages and the changes to them. */
+export type SequencedEvent = ChatMessage | ChangeEvent;
+
+/** Whether `event` takes an id in the room's sequence (committed, replayed, sequenced). */
+export function isSequenced<T extends { type: string }>(
+  event: T,
+): event is Extract<T, SequencedEvent> {
+  const { type } = event;
+  return type === "message" || type === "edit" || type === "delete" ||
+    type === "reaction";
 }
 
 /** Stable error codes sent in `{"type":"error"}` frames. */
@@ -30,6 +102,10 @@ export type ErrorCode =
   | "too_long"
   | "empty"
   | "rate_limited"
+  | "not_found"
+  | "forbidden"
+  | "edit_window_closed"
+  | "too_many_reactions"
   | "internal";
 
 /** Someone joined or left a room. */
@@ -46,7 +122,7 @@ export interface TypingEvent {
 }
 
 /** Every event fanned out to a room. */
-export type RoomEvent = ChatMessage | PresenceEvent | TypingEvent;
+export type RoomEvent = SequencedEvent | PresenceEvent | TypingEvent;
 
 /** The first frame a socket gets. */
 export interface WelcomeFrame {
@@ -54,7 +130,8 @@ export interface WelcomeFrame {
   nickname: string;
   room: string;
   users: string[];
-  history: ChatMessage[];
+  /** Messages in their latest state; on a recovered resume, every event after `since`. */
+  history: SequencedEvent[];
   seq: number;
   /** The stream's epoch: a page resumes with it, and a new one means ids started over. */
   epoch: string;
@@ -71,12 +148,12 @@ export interface ErrorFrame {
 
 /** A parsed client frame, or the error to answer it with. */
 export type ClientRequest =
-  | { type: "message"; text: string; cid?: string }
+  | { type: "message"; text: string; cid?: string; replyTo?: number }
+  | ChangeRequest
   | { type: "typing" }
   | { type: "error"; code: ErrorCode; message: string };
 
-/** Longest client message id accepted for de-duplication. */
-export const MAX_CID_LENGTH = 64;
+export { MAX_CID_LENGTH } from "./change_frames.ts";
 
 /** What every joiner of one flush shares in its welcome frame. */
 export type WelcomeShared = Omit<WelcomeFrame, "type" | "nickname" | "room">;
@@ -239,7 +316,9 @@ export function parseClientFrame(data: string): ClientRequest {
   const type = frame.type;
   if (type === "message") {
     for (const key of Object.keys(frame)) {
-      if (key !== "type" && key !== "text" && key !== "cid") {
+      if (
+        key !== "type" && key !== "text" && key !== "cid" && key !== "replyTo"
+      ) {
         return bad(
           `Invalid message frame: unknown field "${key.slice(0, 32)}"`,
         );
@@ -248,18 +327,25 @@ export function parseClientFrame(data: string): ClientRequest {
     if (typeof frame.text !== "string") {
       return bad('Invalid message frame: "text" must be a string');
     }
+    const request: ClientRequest = { type: "message", text: frame.text };
+    if (frame.replyTo !== undefined) {
+      if (!isMessageId(frame.replyTo)) {
+        return bad('Invalid message frame: "replyTo" must be a message id');
+      }
+      request.replyTo = frame.replyTo;
+    }
     if (frame.cid !== undefined) {
-      if (
-        typeof frame.cid !== "string" || frame.cid.length === 0 ||
-        frame.cid.length > MAX_CID_LENGTH
-      ) {
+      if (!isCid(frame.cid)) {
         return bad(
           `Invalid message frame: "cid" must be a string of 1 to ${MAX_CID_LENGTH} characters`,
         );
       }
-      return { type: "message", text: frame.text, cid: frame.cid };
+      request.cid = frame.cid;
     }
-    return { type: "message", text: frame.text };
+    return request;
+  }
+  if (type === "edit" || type === "delete" || type === "react") {
+    return parseChangeFrame(type, frame);
   }
   if (type === "typing") {
     if (Object.keys(frame).length !== 1) {
@@ -271,6 +357,8 @@ export function parseClientFrame(data: string): ClientRequest {
     return bad('Invalid frame: "type" must be a string');
   }
   return bad(
-    `Invalid frame type "${type.slice(0, 32)}": expected message or typing`,
+    `Invalid frame type "${
+      type.slice(0, 32)
+    }": expected message, edit, delete, react or typing`,
   );
 }

@@ -10,8 +10,8 @@
  *    after BATCH_MS), so whatever piles up meanwhile leaves together.
  * 3. start: on the first flush, the sequencer starts at the store's head
  *    and presence is seeded from the other instances' leases.
- * 4. commit: new messages get their ids in one KV commit, before anyone
- *    sees them.
+ * 4. commit: new messages, and changes to earlier ones once checked
+ *    (room_events.ts), get their ids in one KV commit, before anyone sees them.
  * 5. sequence: messages in id order, each once, holes filled from KV.
  * 6. count: joiners are counted in presence (a join event, a lease).
  * 7. fan out: the flush's events leave as one frame to every member.
@@ -28,6 +28,7 @@ import { errorText } from "../app/log.ts";
 import { recordBusLag, tracedCommit } from "../app/telemetry.ts";
 import type { BusEvent } from "../cluster/bus.ts";
 import type { HistoryPage } from "../storage/history.ts";
+import { latestPage, resumePage } from "../storage/message_state.ts";
 import {
   type Connection,
   type ConnectionState,
@@ -37,14 +38,16 @@ import { RoomPresence } from "./presence.ts";
 import type { RoomContext } from "./room_context.ts";
 import { intake } from "./intake.ts";
 import {
-  type ChatMessage,
   type ClientRequest,
   CLOSE,
   encodeWelcome,
   encodeWelcomeShared,
   errorFrame,
+  isSequenced,
   type RoomEvent,
+  type SequencedEvent,
 } from "./protocol.ts";
+import { RoomChanges } from "./room_events.ts";
 import { Sequencer } from "./sequencer.ts";
 
 /** One room on this instance: its members and the pipeline their events take. */
@@ -58,7 +61,8 @@ export class Room {
   /** Events waiting for the next flush. */
   #queue: RoomEvent[] = [];
   /** Who sent each message still waiting for its id, to tell them if storing fails. */
-  #senders = new Map<ChatMessage, Connection>();
+  #senders = new Map<SequencedEvent, Connection>();
+  #changes: RoomChanges;
   /** Connections waiting for the next flush to count and welcome them. */
   #joins: Connection[] = [];
   /** This instance's typing and leave notices waiting to cross the bus. */
@@ -82,6 +86,7 @@ export class Room {
       readRange: (after, upTo) => ctx.history.range(name, after, upTo),
       now: ctx.now,
     });
+    this.#changes = new RoomChanges(name, ctx);
   }
 
   // ---- 1. accept ----
@@ -104,7 +109,7 @@ export class Room {
   receive(events: Iterable<BusEvent>, origin: string): void {
     const now = this.#ctx.now();
     for (const event of events) {
-      if (event.type === "message") {
+      if (isSequenced(event)) {
         recordBusLag(now - event.ts);
         if (this.#sequencer.wants(event.id)) this.#queue.push(event);
       } else if (event.type === "typing") {
@@ -257,16 +262,17 @@ export class Room {
 
   // ---- 4. commit ----
   /** Stores the flush's new messages; returns them with ids, and drops (and reports) any that failed. */
-  async #commit(events: RoomEvent[]): Promise<ChatMessage[]> {
-    const fresh: ChatMessage[] = [];
+  async #commit(events: RoomEvent[]): Promise<SequencedEvent[]> {
+    const fresh: SequencedEvent[] = [];
     for (const event of events) {
-      if (event.type === "message" && event.id === 0) fresh.push(event);
+      if (isSequenced(event) && event.id === 0) fresh.push(event);
     }
     if (fresh.length === 0) return fresh;
     try {
+      const records = await this.#changes.admit(fresh, events, this.#senders);
       const stored = await tracedCommit(
         { room: this.name, messages: fresh.length },
-        () => this.#ctx.history.append(this.name, fresh),
+        () => this.#ctx.history.append(this.name, records),
       );
       for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
       for (const message of fresh) this.#senders.delete(message);
@@ -281,14 +287,14 @@ export class Room {
         const sender = this.#senders.get(message);
         this.#senders.delete(message);
         if (!sender) continue;
-        if (message.cid !== undefined) {
+        if (message.type === "message" && message.cid !== undefined) {
           sender.session.policy.forget(message.cid);
         }
         sender.send(
           errorFrame("internal", "Message not stored: please send it again"),
         );
       }
-      const kept = events.filter((e) => !(e.type === "message" && e.id === 0));
+      const kept = events.filter((e) => !(isSequenced(e) && e.id === 0));
       events.length = 0;
       events.push(...kept);
       return [];
@@ -376,16 +382,14 @@ export class Room {
     for (const member of joined) {
       let page: HistoryPage;
       if (member.since === undefined) {
-        page = recent ??= await this.#ctx.history.recent(
+        page = recent ??= await latestPage(
+          this.#ctx.history,
           this.name,
           this.#ctx.settings.historyOnJoin,
         );
       } else {
-        page = await this.#ctx.history.since(
-          this.name,
-          member.since,
-          member.epoch,
-        );
+        const { since, epoch } = member;
+        page = await resumePage(this.#ctx.history, this.name, { since, epoch });
       }
       if (page.seq > this.#sequencer.delivered) {
         // Another instance committed more than has reached us: bring the

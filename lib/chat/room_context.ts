@@ -18,6 +18,10 @@ export interface RoomSettings {
   historyOnJoin: number;
   maxMessageChars: number;
   presenceTtlMs: number;
+  /** HISTORY_SIZE: how many events the store keeps per room. */
+  historySize: number;
+  /** EDIT_WINDOW_MINUTES in ms. */
+  editWindowMs: number;
 }
 
 /** What every room of one hub shares. */

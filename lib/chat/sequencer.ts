@@ -10,7 +10,11 @@
  *
  * @module
  */
-import type { ChatMessage, RoomEvent } from "./protocol.ts";
+import {
+  isSequenced,
+  type RoomEvent,
+  type SequencedEvent as ChatMessage,
+} from "./protocol.ts";
 
 /** How long a hole may wait for a message still on the bus before it is skipped. */
 export const GAP_WAIT_MS = 2000;
@@ -103,7 +107,7 @@ export class Sequencer {
   async order(events: RoomEvent[]): Promise<Ordered> {
     const messages: ChatMessage[] = [];
     for (const event of events) {
-      if (event.type === "message") messages.push(event);
+      if (isSequenced(event)) messages.push(event);
     }
     const target = this.#target;
     this.#target = 0;
@@ -188,7 +192,7 @@ function placeMessages(
   const out: RoomEvent[] = [];
   let placed = false;
   for (const event of events) {
-    if (event.type !== "message") out.push(event);
+    if (!isSequenced(event)) out.push(event);
     else if (!placed) {
       out.push(...ordered);
       placed = true;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ChatMessage } from "../chat/protocol.ts";
+import type { SequencedEvent } from "../chat/protocol.ts";
 
 /** Presence as it crosses the bus: with the session id, which clients never see. */
 export interface BusPresence {
@@ -22,8 +22,8 @@ export interface BusTyping {
   nickname: string;
 }
 
-/** One event on the bus. */
-export type BusEvent = ChatMessage | BusPresence | BusTyping;
+/** One event on the bus: messages and the changes to them as stored, presence and typing. */
+export type BusEvent = SequencedEvent | BusPresence | BusTyping;
 
 /** What one instance publishes for one room. */
 export interface BusEnvelope {

@@ -7,7 +7,7 @@
  * @module
  */
 import { errorText, type Logger } from "../app/log.ts";
-import type { ChatMessage } from "../chat/protocol.ts";
+import { isSequenced, type SequencedEvent } from "../chat/protocol.ts";
 import type { HistoryStore } from "../storage/history.ts";
 import { KEYS } from "../storage/keys.ts";
 import { type Bus, type BusEvent, Inbox } from "./bus.ts";
@@ -30,7 +30,10 @@ export function createKvBus(
   // brings them back is not news here.
   const own = new Map<string, Set<number>>();
 
-  function fresh(room: string, messages: ChatMessage[]): ChatMessage[] {
+  function fresh(
+    room: string,
+    messages: SequencedEvent[],
+  ): SequencedEvent[] {
     const mine = own.get(room);
     if (!mine || mine.size === 0) return messages;
     const out = messages.filter((m) => !mine.delete(m.id));
@@ -76,7 +79,7 @@ export function createKvBus(
       if (!watched) return;
       let mine = own.get(envelope.room);
       for (const event of envelope.events as BusEvent[]) {
-        if (event.type !== "message") continue;
+        if (!isSequenced(event)) continue;
         if (!mine) own.set(envelope.room, mine = new Set());
         mine.add(event.id);
       }

@@ -18,6 +18,7 @@ import {
   parseLine,
 } from "./export_format.ts";
 import { KEYS } from "./keys.ts";
+import { copyExtra, extraOf, type StoredExtra } from "./message_state.ts";
 
 export { EXPORT_FORMAT, type ExportLine, ImportError };
 
@@ -28,7 +29,7 @@ export interface ExportSummary {
   revoked: number;
 }
 
-interface Stored {
+interface Stored extends StoredExtra {
   nickname: string;
   text: string;
   ts: number;
@@ -77,6 +78,8 @@ export async function exportKv(
         ts: value.ts,
       };
       if (value.cid !== undefined) line.cid = value.cid;
+      const extra = extraOf(value);
+      if (extra) line.extra = extra;
       await emit(line);
       summary.messages++;
     }
@@ -288,6 +291,7 @@ class RoomImport {
       if (expireIn <= 0) continue;
       const value: Stored = { nickname: m.nickname, text: m.text, ts: m.ts };
       if (m.cid !== undefined) value.cid = m.cid;
+      if (m.extra) copyExtra(m.extra, value);
       op = op.set(KEYS.message(this.name, m.id), value, { expireIn });
       written++;
     }

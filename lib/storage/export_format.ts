@@ -6,6 +6,7 @@
  */
 import { isRoomName, parseJsonObject } from "../chat/protocol.ts";
 import { EPOCH_PATTERN } from "./history.ts";
+import { checkExtra, type StoredExtra } from "./message_state.ts";
 
 /** The first line of every export; a change of format bumps the version. */
 export const EXPORT_FORMAT = "deno-chat-export";
@@ -24,6 +25,8 @@ export type ExportLine =
     text: string;
     ts: number;
     cid?: string;
+    /** What makes the record a change or a reply, and its author (message_state.ts). */
+    extra?: StoredExtra;
   }
   | { kind: "revoked"; sid: string };
 
@@ -87,6 +90,11 @@ export function parseLine(raw: string, lineNo: number): ExportLine {
         ts: v.ts as number,
       };
       if (v.cid !== undefined) line.cid = v.cid as string;
+      if (v.extra !== undefined) {
+        const checked = checkExtra(v.extra);
+        if (!checked.ok) throw bad(checked.why);
+        line.extra = checked.extra;
+      }
       return line;
     }
     case "revoked":

@@ -4,16 +4,23 @@
  *
  * @module
  */
-import type { ChatMessage } from "../chat/protocol.ts";
+import type { ChatMessage, SequencedEvent } from "../chat/protocol.ts";
 import { KEYS } from "./keys.ts";
 import { LruMap } from "./lru_map.ts";
+import {
+  copyExtra,
+  eventFromRecord,
+  type StoredExtra,
+  type StoredRecord,
+} from "./message_state.ts";
 
-/** A message before the store has given it an id. */
-export type NewMessage = Omit<ChatMessage, "id" | "type">;
+/** A message (or a change to one, message_state.ts) before the store has given it an id. */
+export type NewMessage = StoredRecord;
 
 /** What a joining client is sent: history, the room's head and whether it is complete. */
 export interface HistoryPage {
-  messages: ChatMessage[];
+  /** Messages, and on a recovered resume the changes to earlier ones too. */
+  messages: SequencedEvent[];
   seq: number;
   /** The stream's epoch; "" while the room never had a message. */
   epoch: string;
@@ -33,7 +40,7 @@ export function newEpoch(): string {
 /** Storage of room histories. */
 export interface HistoryStore {
   /** Commits messages in one atomic operation (per chunk) and returns them with ids. */
-  append(room: string, messages: NewMessage[]): Promise<ChatMessage[]>;
+  append(room: string, messages: NewMessage[]): Promise<SequencedEvent[]>;
   /** The last `limit` messages, oldest first, and the room's head. */
   recent(room: string, limit: number): Promise<HistoryPage>;
   /**
@@ -43,7 +50,15 @@ export interface HistoryStore {
    */
   since(room: string, after: number, epoch?: string): Promise<HistoryPage>;
   /** Messages with ids in (after, upTo], oldest first. */
-  range(room: string, after: number, upTo: number): Promise<ChatMessage[]>;
+  range(room: string, after: number, upTo: number): Promise<SequencedEvent[]>;
+  /** The newest `limit` events with ids below `before`, oldest first (scrollback). */
+  before(
+    room: string,
+    before: number,
+    limit: number,
+  ): Promise<SequencedEvent[]>;
+  /** The session hash stored with message `id`: who may change it. */
+  owner(room: string, id: number): Promise<string | undefined>;
   /** The room's current sequence (0 when it never had a message). */
   head(room: string): Promise<number>;
 }
@@ -59,7 +74,7 @@ export interface KvStoreOptions {
 /** Rooms whose last written head a store remembers, unless told otherwise. */
 export const HEAD_CACHE_SIZE = 1024;
 
-interface Stored {
+interface Stored extends StoredExtra {
   nickname: string;
   text: string;
   ts: number;
@@ -70,7 +85,7 @@ interface Stored {
 const MAX_CHUNK_MESSAGES = 400;
 const MAX_CHUNK_BYTES = 500_000;
 
-function toMessage(id: number, value: Stored): ChatMessage {
+function toMessage(id: number, value: Stored): SequencedEvent {
   const msg: ChatMessage = {
     type: "message",
     id,
@@ -79,7 +94,7 @@ function toMessage(id: number, value: Stored): ChatMessage {
     ts: value.ts,
   };
   if (value.cid !== undefined) msg.cid = value.cid;
-  return msg;
+  return eventFromRecord(msg, value);
 }
 
 function chunks(messages: NewMessage[]): NewMessage[][] {
@@ -128,7 +143,7 @@ export function createKvStore(
   async function appendChunk(
     room: string,
     messages: NewMessage[],
-  ): Promise<ChatMessage[]> {
+  ): Promise<SequencedEvent[]> {
     let entry = heads.get(room) ?? await readHead(room);
     for (let attempt = 0;; attempt++) {
       const head = entry.value ?? 0;
@@ -138,11 +153,12 @@ export function createKvStore(
       if (entry.versionstamp === null) {
         op = op.set(KEYS.epoch(room), newEpoch());
       }
-      const out: ChatMessage[] = [];
+      const out: SequencedEvent[] = [];
       messages.forEach((m, i) => {
         const id = head + 1 + i;
         const value: Stored = { nickname: m.nickname, text: m.text, ts: m.ts };
         if (m.cid !== undefined) value.cid = m.cid;
+        copyExtra(m, value);
         op = op.set(msgKey(room, id), value, { expireIn: ttlMs });
         out.push(toMessage(id, value));
       });
@@ -170,8 +186,8 @@ export function createKvStore(
   async function append(
     room: string,
     messages: NewMessage[],
-  ): Promise<ChatMessage[]> {
-    const out: ChatMessage[] = [];
+  ): Promise<SequencedEvent[]> {
+    const out: SequencedEvent[] = [];
     for (const chunk of chunks(messages)) {
       out.push(...await appendChunk(room, chunk));
     }
@@ -182,8 +198,8 @@ export function createKvStore(
     room: string,
     after: number,
     options: { limit?: number; reverse?: boolean; upTo?: number } = {},
-  ): Promise<ChatMessage[]> {
-    const out: ChatMessage[] = [];
+  ): Promise<SequencedEvent[]> {
+    const out: SequencedEvent[] = [];
     const iter = kv.list<Stored>({
       start: msgKey(room, after + 1),
       end: msgKey(
@@ -265,9 +281,22 @@ export function createKvStore(
     room: string,
     after: number,
     upTo: number,
-  ): Promise<ChatMessage[]> {
+  ): Promise<SequencedEvent[]> {
     return list(room, after, { upTo });
   }
 
-  return { append, recent, since, range, head };
+  function before(
+    room: string,
+    id: number,
+    limit: number,
+  ): Promise<SequencedEvent[]> {
+    if (id <= 1 || limit <= 0) return Promise.resolve([]);
+    return list(room, 0, { upTo: id - 1, limit, reverse: true });
+  }
+
+  async function owner(room: string, id: number): Promise<string | undefined> {
+    return (await kv.get<Stored>(msgKey(room, id))).value?.owner;
+  }
+
+  return { append, recent, since, range, head, before, owner };
 }

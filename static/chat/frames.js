@@ -71,6 +71,9 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
         onWelcome(event);
         break;
       case "message":
+      case "edit":
+      case "delete":
+      case "reaction":
         onMessage(/** @type {ChatMessage} */ (event), false);
         break;
       case "join":
@@ -114,9 +117,15 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
    * @param {boolean} initial true for the history of the first welcome
    */
   function onMessage(message, initial) {
+    if (typeof message?.id !== "number") return;
+    // Edits, deletions and reactions take ids too: resume after them.
+    const loose = /** @type {Record<string, unknown>} */ (message);
+    if (loose.type !== "message" || loose.deleted === true) {
+      lastId = Math.max(lastId, message.id);
+      return;
+    }
     if (
-      typeof message?.id !== "number" || typeof message.text !== "string" ||
-      typeof message.nickname !== "string"
+      typeof message.text !== "string" || typeof message.nickname !== "string"
     ) return;
     if (seen.has(message.id)) {
       // Already shown: a pending copy of it would be a duplicate

@@ -49,6 +49,9 @@ export const SERVER_FRAMES = Object.freeze(
     "message",
     "join",
     "leave",
+    "edit",
+    "delete",
+    "reaction",
     "typing",
     "batch",
     "error",
@@ -57,5 +60,43 @@ export const SERVER_FRAMES = Object.freeze(
 
 /** The `type` of every frame a client may send. */
 export const CLIENT_FRAMES = Object.freeze(
-  /** @type {const} */ (["message", "typing"]),
+  /** @type {const} */ (["message", "edit", "delete", "react", "typing"]),
 );
+
+/** The reactions a page offers first; any other single emoji is allowed too. */
+export const REACTION_PALETTE = Object.freeze(
+  /** @type {const} */ (["👍", "❤️", "😂", "🎉", "😮", "😢"]),
+);
+
+/** Distinct emoji one message may carry; a new one past this is refused. */
+export const MAX_REACTIONS_PER_MESSAGE = 20;
+
+/** Longest reaction in UTF-16 units: room for the longest ZWJ and tag sequences. */
+export const MAX_EMOJI_LENGTH = 32;
+
+// Each code point of a reaction must belong to emoji: pictographs, their
+// modifiers and selectors, joiners, keycaps, flags and subdivision tags.
+const EMOJI_PART =
+  /^[\p{Emoji}\p{Emoji_Component}\u200d\ufe0f\u20e3\u{e0020}-\u{e007f}]+$/u;
+const EMOJI_CORE =
+  /[\p{Extended_Pictographic}\p{Emoji_Presentation}\p{Regional_Indicator}\u20e3]/u;
+/** @type {Intl.Segmenter | undefined} */
+let graphemes;
+
+/**
+ * Whether `text` is exactly one emoji: a single grapheme made of emoji
+ * parts, with a pictograph, a flag or a keycap in it (so "a", "1", "👍👍"
+ * and "👍 " are not).
+ * @param {string} text
+ * @returns {boolean}
+ */
+export function isReactionEmoji(text) {
+  if (text.length === 0 || text.length > MAX_EMOJI_LENGTH) return false;
+  if (!EMOJI_PART.test(text) || !EMOJI_CORE.test(text)) return false;
+  graphemes ??= new Intl.Segmenter("en", { granularity: "grapheme" });
+  let count = 0;
+  for (const _ of graphemes.segment(text)) {
+    if (++count > 1) return false;
+  }
+  return count === 1;
+}

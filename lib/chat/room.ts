@@ -27,7 +27,7 @@
 import { errorText } from "../app/log.ts";
 import { recordBusLag, tracedCommit } from "../app/telemetry.ts";
 import type { BusEvent } from "../cluster/bus.ts";
-import type { HistoryPage } from "../storage/history.ts";
+import type { AppendedMessage, HistoryPage } from "../storage/history.ts";
 import {
   type Connection,
   type ConnectionState,
@@ -263,13 +263,28 @@ export class Room {
     }
     if (fresh.length === 0) return fresh;
     try {
+      // The sender's session owns the cid, so a retry of it is found in KV
+      // even by another process (after a crash) or another instance.
       const stored = await tracedCommit(
         { room: this.name, messages: fresh.length },
-        () => this.#ctx.history.append(this.name, fresh),
+        () =>
+          this.#ctx.history.append(
+            this.name,
+            fresh.map((m) => ({
+              ...m,
+              owner: this.#senders.get(m)?.session.sid,
+            })),
+          ),
       );
+      const repeats = this.#confirmRepeats(fresh, stored);
       for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
       for (const message of fresh) this.#senders.delete(message);
-      return fresh;
+      this.#restartIfReset(fresh, repeats);
+      if (repeats.size === 0) return fresh;
+      const kept = events.filter((e) => !repeats.has(e as ChatMessage));
+      events.length = 0;
+      events.push(...kept);
+      return fresh.filter((m) => !repeats.has(m));
     } catch (err) {
       this.#ctx.log("Storing messages failed: senders are told", {
         room: this.name,
@@ -291,6 +306,44 @@ export class Room {
       events.length = 0;
       events.push(...kept);
       return [];
+    }
+  }
+
+  /** Answers each retry the store already had with that message; returns those retries, which are not news. */
+  #confirmRepeats(
+    fresh: ChatMessage[],
+    stored: AppendedMessage[],
+  ): Set<ChatMessage> {
+    const repeats = new Set<ChatMessage>();
+    stored.forEach((found, i) => {
+      if (!found.repeat) return;
+      const message = fresh[i];
+      repeats.add(message);
+      // The policy remembers this object: later retries are confirmed from memory.
+      Object.assign(message, { text: found.text, ts: found.ts });
+      const { repeat: _, ...confirmation } = found;
+      this.#senders.get(message)?.send(JSON.stringify(confirmation));
+    });
+    return repeats;
+  }
+
+  /**
+   * New ids at or below what was handed out mean the stream started over
+   * (its head expired with its last message, or the store was replaced):
+   * the sequencer starts again below them, and members, whose pages hold
+   * the old ids, reconnect and are told (recovered:false, a new epoch).
+   */
+  #restartIfReset(fresh: ChatMessage[], repeats: Set<ChatMessage>): void {
+    const first = fresh.find((m) => !repeats.has(m));
+    if (!first || first.id > this.#sequencer.delivered) return;
+    this.#ctx.log("Room stream started over: members reconnect", {
+      room: this.name,
+      delivered: this.#sequencer.delivered,
+      id: first.id,
+    }, { level: "warning" });
+    this.#sequencer.start(first.id - 1);
+    for (const member of [...this.members.list]) {
+      member.close(CLOSE.RESTART, "Room history started over: reconnect");
     }
   }
 

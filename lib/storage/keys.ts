@@ -13,6 +13,16 @@ export const KEYS = {
   headPrefix: ["seq"] as Deno.KvKey,
   /** A room's epoch: made with its head, so a reset stream is told apart. */
   epoch: (room: string): Deno.KvKey => ["epoch", room],
+  /**
+   * The id a session's message was stored under, by its client id: a retry
+   * of it (after a crash, or on another instance) is confirmed, not posted.
+   */
+  cid: (room: string, owner: string, cid: string): Deno.KvKey => [
+    "cid",
+    room,
+    owner,
+    cid,
+  ],
   /** One stored message. */
   message: (room: string, id: number): Deno.KvKey => ["msg", room, id],
   /** One instance's presence lease for one session in one room. */

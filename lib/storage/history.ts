@@ -32,7 +32,7 @@ export interface AppendedMessage extends ChatMessage {
 export interface HistoryPage {
   messages: ChatMessage[];
   seq: number;
-  /** The stream's epoch; "" while the room never had a message. */
+  /** The stream's epoch; a room without messages has one for its first joiners ({@linkcode EMPTY_EPOCH_TTL_MS}). */
   epoch: string;
   recovered: boolean;
 }
@@ -59,8 +59,8 @@ export interface HistoryStore {
   recent(room: string, limit: number): Promise<HistoryPage>;
   /**
    * Every kept message after `after`, oldest first; recovered is false when
-   * some are gone, or when `epoch` is not the room's (its ids started over):
-   * then the page is the recent history.
+   * some are gone, or when `epoch` is not the room's (its ids started over,
+   * or `after` > 0 came without one): then the page is the recent history.
    */
   since(room: string, after: number, epoch?: string): Promise<HistoryPage>;
   /** Messages with ids in (after, upTo], oldest first. */
@@ -78,6 +78,9 @@ export interface KvStoreOptions {
   /** How long a message's cid is kept to recognise a retry; the session retention unless told otherwise. */
   cidTtlMs?: number;
 }
+
+/** How long the epoch given to joiners of a room without messages waits for its first message. */
+export const EMPTY_EPOCH_TTL_MS = 3_600_000;
 
 /** Rooms whose last written head a store remembers, unless told otherwise. */
 export const HEAD_CACHE_SIZE = 1024;
@@ -157,6 +160,7 @@ export function createKvStore(
 ): HistoryStore {
   const { historySize, ttlMs } = options;
   const cidTtlMs = options.cidTtlMs ?? SESSION_RETENTION_MS;
+  const emptyEpochTtlMs = Math.min(ttlMs, EMPTY_EPOCH_TTL_MS);
   const seqKey = KEYS.head;
   const msgKey = KEYS.message;
   // The last head this process wrote; a stale guess only costs one retry,
@@ -240,12 +244,11 @@ export function createKvStore(
       if (todo.length === 0) break;
       const head = at.head.value ?? 0;
       const next = head + todo.length;
-      // A new head starts a new stream: ids from 1 again, under a new epoch.
-      // Both live as long as the newest message, so a silent room leaves
-      // nothing behind.
-      const epoch = at.head.versionstamp === null || at.epoch.value === null
-        ? newEpoch()
-        : at.epoch.value;
+      // A new head starts a new stream: ids from 1 again, under a new epoch,
+      // or the one its first joiners were given (see position). Head and
+      // epoch live as long as the newest message and expire together, so a
+      // silent room leaves nothing behind and comes back as a new stream.
+      const epoch = at.epoch.value ?? newEpoch();
       let op = kv.atomic().check(at.head, at.epoch)
         .set(seqKey(room), next, { expireIn: ttlMs })
         .set(KEYS.epoch(room), epoch, { expireIn: ttlMs });
@@ -328,17 +331,20 @@ export function createKvStore(
   }
 
   // The head and its epoch, read together. A head without an epoch (stored
-  // before epochs, or imported without one) gets one now.
+  // before epochs, or imported without one) gets one now; so does a room
+  // without messages, for a while, so that a page joining it before its
+  // first message can resume exactly: the first commit keeps that epoch.
   async function position(
     room: string,
   ): Promise<{ seq: number; epoch: string }> {
     const at = await readHead(room);
     const seq = at.head.value ?? 0;
-    if (seq === 0) return { seq, epoch: "" };
     if (at.epoch.value !== null) return { seq, epoch: at.epoch.value };
     const made = newEpoch();
+    // Briefly for an empty room: visiting rooms must not fill the store.
+    const expireIn = seq === 0 ? emptyEpochTtlMs : ttlMs;
     const result = await kv.atomic().check(at.epoch)
-      .set(KEYS.epoch(room), made, { expireIn: ttlMs }).commit();
+      .set(KEYS.epoch(room), made, { expireIn }).commit();
     if (result.ok) return { seq, epoch: made };
     return { seq, epoch: (await kv.get<string>(KEYS.epoch(room))).value ?? "" };
   }
@@ -370,8 +376,10 @@ export function createKvStore(
     const at = await position(room);
     const { seq } = at;
     // The client knows a history this store never had: another epoch, or
-    // ids past the head (reset or wiped before epochs).
-    if (after > seq || (epoch !== undefined && epoch !== at.epoch)) {
+    // ids past the head (reset or wiped before epochs). Ids without an epoch
+    // (a page that joined before the room's first message) may be another
+    // stream's too: the client starts over rather than drop new ids.
+    if (after > seq || (after > 0 && epoch !== at.epoch)) {
       return { ...await page(room, at, historySize), recovered: false };
     }
     if (after === seq) {

@@ -7,6 +7,7 @@
  * @module
  */
 import { countRateLimited } from "../app/telemetry.ts";
+import type { AppendedMessage } from "../storage/history.ts";
 import type { Connection } from "./connection.ts";
 import {
   type ChatMessage,
@@ -85,6 +86,29 @@ export function intake(
   if (request.cid !== undefined) message.cid = request.cid;
   policy.remember(message);
   return message;
+}
+
+/**
+ * After the commit: answers each retry the store already had under its cid
+ * (after a crash, or taken on another instance) with that message, on its
+ * sender's socket alone; returns those retries, which are not news.
+ */
+export function confirmRepeats(
+  fresh: ChatMessage[],
+  stored: AppendedMessage[],
+  senders: ReadonlyMap<ChatMessage, Connection>,
+): Set<ChatMessage> {
+  const repeats = new Set<ChatMessage>();
+  stored.forEach((found, i) => {
+    if (!found.repeat) return;
+    const message = fresh[i];
+    repeats.add(message);
+    // The policy remembers this object: later retries are confirmed from memory.
+    Object.assign(message, { text: found.text, ts: found.ts });
+    const { repeat: _, ...confirmation } = found;
+    senders.get(message)?.send(JSON.stringify(confirmation));
+  });
+  return repeats;
 }
 
 /** Counts a refused frame against the member's session; true when that closed the socket (1008). */

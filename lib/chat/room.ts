@@ -27,7 +27,7 @@
 import { errorText } from "../app/log.ts";
 import { recordBusLag, tracedCommit } from "../app/telemetry.ts";
 import type { BusEvent } from "../cluster/bus.ts";
-import type { AppendedMessage, HistoryPage } from "../storage/history.ts";
+import type { HistoryPage } from "../storage/history.ts";
 import {
   type Connection,
   type ConnectionState,
@@ -35,7 +35,7 @@ import {
 } from "./connection.ts";
 import { RoomPresence } from "./presence.ts";
 import type { RoomContext } from "./room_context.ts";
-import { intake } from "./intake.ts";
+import { confirmRepeats, intake } from "./intake.ts";
 import {
   type ChatMessage,
   type ClientRequest,
@@ -276,7 +276,7 @@ export class Room {
             })),
           ),
       );
-      const repeats = this.#confirmRepeats(fresh, stored);
+      const repeats = confirmRepeats(fresh, stored, this.#senders);
       for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
       for (const message of fresh) this.#senders.delete(message);
       this.#restartIfReset(fresh, repeats);
@@ -307,24 +307,6 @@ export class Room {
       events.push(...kept);
       return [];
     }
-  }
-
-  /** Answers each retry the store already had with that message; returns those retries, which are not news. */
-  #confirmRepeats(
-    fresh: ChatMessage[],
-    stored: AppendedMessage[],
-  ): Set<ChatMessage> {
-    const repeats = new Set<ChatMessage>();
-    stored.forEach((found, i) => {
-      if (!found.repeat) return;
-      const message = fresh[i];
-      repeats.add(message);
-      // The policy remembers this object: later retries are confirmed from memory.
-      Object.assign(message, { text: found.text, ts: found.ts });
-      const { repeat: _, ...confirmation } = found;
-      this.#senders.get(message)?.send(JSON.stringify(confirmation));
-    });
-    return repeats;
   }
 
   /**

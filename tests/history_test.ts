@@ -41,14 +41,22 @@ Deno.test("createKvStore() keeps exactly HISTORY_SIZE messages and numbers them 
   const recent = await store.recent("a", 3);
   assert.deepEqual(recent.messages.map((m) => m.id), [13, 14, 15]);
   assert.equal(recent.seq, 15);
-  const since = await store.since("a", 12);
+  const { epoch } = recent;
+  const since = await store.since("a", 12, epoch);
   assert.deepEqual(since.messages.map((m) => m.id), [13, 14, 15]);
   assert.equal(since.recovered, true);
-  const gone = await store.since("a", 3);
+  const gone = await store.since("a", 3, epoch);
   assert.equal(gone.recovered, false);
   assert.deepEqual(gone.messages.map((m) => m.id), [11, 12, 13, 14, 15]);
-  assert.equal((await store.since("a", 15)).recovered, true);
-  assert.equal((await store.since("a", 99)).recovered, false);
+  assert.equal((await store.since("a", 15, epoch)).recovered, true);
+  assert.equal((await store.since("a", 99, epoch)).recovered, false);
+  // Ids without their epoch may be another stream's: start over.
+  const unknown = await store.since("a", 12);
+  assert.equal(unknown.recovered, false);
+  assert.deepEqual(unknown.messages.map((m) => m.id), [11, 12, 13, 14, 15]);
+  // Nothing seen needs no epoch.
+  assert.equal((await store.since("a", 0)).recovered, false); // 1..10 trimmed
+  assert.equal((await store.since("b", 0)).recovered, true);
 });
 
 Deno.test("createKvStore() stays exact when two stores append to one room at once", async () => {
@@ -118,7 +126,10 @@ Deno.test("a client resuming with since gets every message exactly once in order
     reader.socket.close();
     await reader.closed;
     const last = got.length ? got[got.length - 1].id : 0;
-    reader = await server.joinWith(cookie, { since: last });
+    reader = await server.joinWith(cookie, {
+      since: last,
+      epoch: reader.welcome.epoch,
+    });
     assert.equal(reader.welcome.recovered, true);
     seen.push(...reader.welcome.history);
   }
@@ -141,7 +152,8 @@ Deno.test("a resume older than the kept history says recovered: false", async ()
   const c = await server.join("old");
   for (let i = 1; i <= 10; i++) c.send({ type: "message", text: `m${i}` });
   await c.waitForText("m10");
-  const late = await server.join("late", { since: 2 });
+  const { epoch } = c.welcome;
+  const late = await server.join("late", { since: 2, epoch });
   assert.equal(late.welcome.recovered, false);
   assert.deepEqual(texts(late.welcome.history), [
     "m6",
@@ -150,7 +162,7 @@ Deno.test("a resume older than the kept history says recovered: false", async ()
     "m9",
     "m10",
   ]);
-  const fine = await server.join("fine", { since: 7 });
+  const fine = await server.join("fine", { since: 7, epoch });
   assert.equal(fine.welcome.recovered, true);
   assert.deepEqual(texts(fine.welcome.history), ["m8", "m9", "m10"]);
 });
@@ -164,7 +176,10 @@ Deno.test("a message retried with the same cid is posted once and confirmed with
   const first = await a.waitForText("once");
   await a.close();
   // The retry comes over a new socket, as after a dropped connection.
-  const b = await server.joinWith(cookie, { since: first.id });
+  const b = await server.joinWith(cookie, {
+    since: first.id,
+    epoch: a.welcome.epoch,
+  });
   b.send({ type: "message", text: "once", cid: "c-1" });
   const again = await b.waitFor((e) => e.type === "message" && e.cid === "c-1");
   assert.equal(again.id, first.id);

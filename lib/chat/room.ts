@@ -36,7 +36,7 @@ import {
 } from "./connection.ts";
 import { RoomPresence } from "./presence.ts";
 import type { RoomContext } from "./room_context.ts";
-import { intake } from "./intake.ts";
+import { confirmRepeats, intake } from "./intake.ts";
 import {
   type ClientRequest,
   CLOSE,
@@ -270,13 +270,21 @@ export class Room {
     if (fresh.length === 0) return fresh;
     try {
       const records = await this.#changes.admit(fresh, events, this.#senders);
+      // A message's cid is stored beside it under its session's hash, so a
+      // retry is found in KV even by another process or another instance.
       const stored = await tracedCommit(
         { room: this.name, messages: fresh.length },
         () => this.#ctx.history.append(this.name, records),
       );
+      const repeats = confirmRepeats(fresh, stored, this.#senders);
       for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
       for (const message of fresh) this.#senders.delete(message);
-      return fresh;
+      this.#restartIfReset(fresh, repeats);
+      if (repeats.size === 0) return fresh;
+      const kept = events.filter((e) => !repeats.has(e as SequencedEvent));
+      events.length = 0;
+      events.push(...kept);
+      return fresh.filter((m) => !repeats.has(m));
     } catch (err) {
       this.#ctx.log("Storing messages failed: senders are told", {
         room: this.name,
@@ -298,6 +306,29 @@ export class Room {
       events.length = 0;
       events.push(...kept);
       return [];
+    }
+  }
+
+  /**
+   * New ids at or below what was handed out mean the stream started over
+   * (its head expired with its last message, or the store was replaced):
+   * the sequencer starts again below them, and members, whose pages hold
+   * the old ids, reconnect and are told (recovered:false, a new epoch).
+   */
+  #restartIfReset(
+    fresh: SequencedEvent[],
+    repeats: Set<SequencedEvent>,
+  ): void {
+    const first = fresh.find((m) => !repeats.has(m));
+    if (!first || first.id > this.#sequencer.delivered) return;
+    this.#ctx.log("Room stream started over: members reconnect", {
+      room: this.name,
+      delivered: this.#sequencer.delivered,
+      id: first.id,
+    }, { level: "warning" });
+    this.#sequencer.start(first.id - 1);
+    for (const member of [...this.members.list]) {
+      member.close(CLOSE.RESTART, "Room history started over: reconnect");
     }
   }
 

@@ -63,10 +63,17 @@ export class Sequencer {
     this.#gapWaitMs = options.gapWaitMs ?? GAP_WAIT_MS;
   }
 
-  /** Starts at the room's head in the store: ids up to it are history, not news. */
+  /**
+   * Starts at the room's head in the store: ids up to it are history, not
+   * news. Called again when the stream started over, it forgets the old one.
+   */
   start(head: number): void {
     this.#delivered = head;
     this.#started = true;
+    this.#target = 0;
+    this.#retryTarget = 0;
+    this.#ahead.clear();
+    this.#gapSince = undefined;
   }
 
   /** Whether {@linkcode Sequencer.start} has run. */

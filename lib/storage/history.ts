@@ -5,6 +5,7 @@
  * @module
  */
 import type { ChatMessage, SequencedEvent } from "../chat/protocol.ts";
+import { SESSION_RETENTION_MS } from "../chat/sessions.ts";
 import { KEYS } from "./keys.ts";
 import { LruMap } from "./lru_map.ts";
 import {
@@ -14,15 +15,23 @@ import {
   type StoredRecord,
 } from "./message_state.ts";
 
-/** A message (or a change to one, message_state.ts) before the store has given it an id. */
+/**
+ * A message (or a change to one, message_state.ts) before the store has
+ * given it an id. With a `cid` and an `owner` (the hash of its session), the
+ * cid is stored beside the message, and a retry of it is found instead of
+ * posted again.
+ */
 export type NewMessage = StoredRecord;
+
+/** An event as {@linkcode HistoryStore.append} left it; `repeat` when its cid was stored before: this is that message, not a new one. */
+export type AppendedMessage = SequencedEvent & { repeat?: true };
 
 /** What a joining client is sent: history, the room's head and whether it is complete. */
 export interface HistoryPage {
   /** Messages, and on a recovered resume the changes to earlier ones too. */
   messages: SequencedEvent[];
   seq: number;
-  /** The stream's epoch; "" while the room never had a message. */
+  /** The stream's epoch; a room without messages has one for its first joiners ({@linkcode EMPTY_EPOCH_TTL_MS}). */
   epoch: string;
   recovered: boolean;
 }
@@ -39,14 +48,18 @@ export function newEpoch(): string {
 
 /** Storage of room histories. */
 export interface HistoryStore {
-  /** Commits messages in one atomic operation (per chunk) and returns them with ids. */
-  append(room: string, messages: NewMessage[]): Promise<SequencedEvent[]>;
+  /**
+   * Commits messages in one atomic operation (per chunk) and returns them
+   * with ids, in order; one whose owner already stored its cid in this room
+   * is not stored again but returned as that message, marked `repeat`.
+   */
+  append(room: string, messages: NewMessage[]): Promise<AppendedMessage[]>;
   /** The last `limit` messages, oldest first, and the room's head. */
   recent(room: string, limit: number): Promise<HistoryPage>;
   /**
    * Every kept message after `after`, oldest first; recovered is false when
-   * some are gone, or when `epoch` is not the room's (its ids started over):
-   * then the page is the recent history.
+   * some are gone, or when `epoch` is not the room's (its ids started over,
+   * or `after` > 0 came without one): then the page is the recent history.
    */
   since(room: string, after: number, epoch?: string): Promise<HistoryPage>;
   /** Messages with ids in (after, upTo], oldest first. */
@@ -61,6 +74,8 @@ export interface HistoryStore {
   owner(room: string, id: number): Promise<string | undefined>;
   /** The room's current sequence (0 when it never had a message). */
   head(room: string): Promise<number>;
+  /** The room's sequence and epoch (`""` when it has none), read without writing one. */
+  stream(room: string): Promise<{ seq: number; epoch: string }>;
 }
 
 /** Options for {@linkcode createKvStore}. */
@@ -69,7 +84,12 @@ export interface KvStoreOptions {
   ttlMs: number;
   /** Rooms whose head this process remembers; the least recently used go first. */
   headCacheSize?: number;
+  /** How long a message's cid is kept to recognise a retry; the session retention unless told otherwise. */
+  cidTtlMs?: number;
 }
+
+/** How long the epoch given to joiners of a room without messages waits for its first message. */
+export const EMPTY_EPOCH_TTL_MS = 3_600_000;
 
 /** Rooms whose last written head a store remembers, unless told otherwise. */
 export const HEAD_CACHE_SIZE = 1024;
@@ -81,9 +101,26 @@ interface Stored extends StoredExtra {
   cid?: string;
 }
 
-// Deno KV caps an atomic operation at 1000 mutations and 800 KB in all.
-const MAX_CHUNK_MESSAGES = 400;
+// Deno KV caps an atomic operation at 1000 mutations, 100 checks and 800 KB
+// in all. A message takes up to three mutations (itself, its cid, a trim),
+// a cid one check; the head and the epoch take one of each.
+const MAX_CHUNK_MESSAGES = 330;
+const MAX_CHUNK_CIDS = 98;
 const MAX_CHUNK_BYTES = 500_000;
+// Deno KV's getMany reads at most this many keys.
+const GET_MANY_LIMIT = 10;
+
+/** The head and epoch entries of one room, read or written together. */
+interface Position {
+  head: Deno.KvEntryMaybe<number>;
+  epoch: Deno.KvEntryMaybe<string>;
+}
+
+function hasCid(
+  m: NewMessage,
+): m is NewMessage & { cid: string; owner: string } {
+  return m.cid !== undefined && m.owner !== undefined;
+}
 
 function toMessage(id: number, value: Stored): SequencedEvent {
   const msg: ChatMessage = {
@@ -101,19 +138,25 @@ function chunks(messages: NewMessage[]): NewMessage[][] {
   const out: NewMessage[][] = [];
   let current: NewMessage[] = [];
   let bytes = 0;
+  let cids = 0;
   for (const m of messages) {
     // Three bytes per UTF-16 unit bounds the UTF-8 size.
-    const size = 64 + (m.text.length + m.nickname.length) * 3;
+    const size = 128 +
+      (m.text.length + m.nickname.length + 2 * (m.cid?.length ?? 0)) * 3;
+    const cid = hasCid(m) ? 1 : 0;
     if (
       current.length > 0 &&
-      (current.length >= MAX_CHUNK_MESSAGES || bytes + size > MAX_CHUNK_BYTES)
+      (current.length >= MAX_CHUNK_MESSAGES || bytes + size > MAX_CHUNK_BYTES ||
+        cids + cid > MAX_CHUNK_CIDS)
     ) {
       out.push(current);
       current = [];
       bytes = 0;
+      cids = 0;
     }
     current.push(m);
     bytes += size;
+    cids += cid;
   }
   if (current.length > 0) out.push(current);
   return out;
@@ -125,42 +168,114 @@ export function createKvStore(
   options: KvStoreOptions,
 ): HistoryStore {
   const { historySize, ttlMs } = options;
+  const cidTtlMs = options.cidTtlMs ?? SESSION_RETENTION_MS;
+  const emptyEpochTtlMs = Math.min(ttlMs, EMPTY_EPOCH_TTL_MS);
   const seqKey = KEYS.head;
   const msgKey = KEYS.message;
   // The last head this process wrote; a stale guess only costs one retry,
   // and a forgotten one one read, so it is bounded (one entry per room ever
   // visited would grow forever).
-  const heads = new LruMap<string, Deno.KvEntryMaybe<number>>(
+  const heads = new LruMap<string, Position>(
     options.headCacheSize ?? HEAD_CACHE_SIZE,
   );
 
-  async function readHead(room: string): Promise<Deno.KvEntryMaybe<number>> {
-    const entry = await kv.get<number>(seqKey(room));
-    heads.set(room, entry);
-    return entry;
+  async function readHead(room: string): Promise<Position> {
+    const [head, epoch] = await Promise.all([
+      kv.get<number>(seqKey(room)),
+      kv.get<string>(KEYS.epoch(room)),
+    ]);
+    const at = { head, epoch };
+    heads.set(room, at);
+    return at;
+  }
+
+  async function getAll<T>(
+    keys: Deno.KvKey[],
+  ): Promise<Deno.KvEntryMaybe<T>[]> {
+    const reads: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+    for (let i = 0; i < keys.length; i += GET_MANY_LIMIT) {
+      reads.push(kv.getMany<T[]>(keys.slice(i, i + GET_MANY_LIMIT)));
+    }
+    return (await Promise.all(reads)).flat();
+  }
+
+  /** Finds which of `todo` were stored before under their cid, and fills `out` with those messages. */
+  async function findRepeats(
+    room: string,
+    messages: NewMessage[],
+    todo: number[],
+    out: (AppendedMessage | undefined)[],
+  ): Promise<void> {
+    const asked = todo.filter((i) => hasCid(messages[i]));
+    if (asked.length === 0) return;
+    const ids = await getAll<number>(asked.map((i) => {
+      const m = messages[i] as NewMessage & { cid: string; owner: string };
+      return KEYS.cid(room, m.owner, m.cid);
+    }));
+    const found: [number, number][] = [];
+    asked.forEach((index, k) => {
+      const id = ids[k].value;
+      if (typeof id === "number") found.push([index, id]);
+    });
+    const stored = await getAll<Stored>(
+      found.map(([, id]) => msgKey(room, id)),
+    );
+    found.forEach(([index, id], k) => {
+      // Trimmed since: the retry's own text stands in for it.
+      const m = messages[index];
+      const value = stored[k].value ??
+        { nickname: m.nickname, text: m.text, ts: m.ts, cid: m.cid };
+      out[index] = { ...toMessage(id, value), repeat: true };
+    });
   }
 
   async function appendChunk(
     room: string,
     messages: NewMessage[],
-  ): Promise<SequencedEvent[]> {
-    let entry = heads.get(room) ?? await readHead(room);
+  ): Promise<AppendedMessage[]> {
+    const out: (AppendedMessage | undefined)[] = new Array(messages.length);
+    // The same cid twice in one chunk is stored once.
+    const twins = new Map<number, number>();
+    const firstByCid = new Map<string, number>();
+    messages.forEach((m, i) => {
+      if (!hasCid(m)) return;
+      const key = JSON.stringify([m.owner, m.cid]);
+      const first = firstByCid.get(key);
+      if (first === undefined) firstByCid.set(key, i);
+      else twins.set(i, first);
+    });
+    let at = heads.get(room) ?? await readHead(room);
     for (let attempt = 0;; attempt++) {
-      const head = entry.value ?? 0;
-      const next = head + messages.length;
-      let op = kv.atomic().check(entry).set(seqKey(room), next);
-      // A new head starts a new stream: ids from 1 again, under a new epoch.
-      if (entry.versionstamp === null) {
-        op = op.set(KEYS.epoch(room), newEpoch());
+      const todo: number[] = [];
+      for (let i = 0; i < messages.length; i++) {
+        if (out[i] === undefined && !twins.has(i)) todo.push(i);
       }
-      const out: SequencedEvent[] = [];
-      messages.forEach((m, i) => {
-        const id = head + 1 + i;
+      if (todo.length === 0) break;
+      const head = at.head.value ?? 0;
+      const next = head + todo.length;
+      // A new head starts a new stream: ids from 1 again, under a new epoch,
+      // or the one its first joiners were given (see position). Head and
+      // epoch live as long as the newest message and expire together, so a
+      // silent room leaves nothing behind and comes back as a new stream.
+      const epoch = at.epoch.value ?? newEpoch();
+      let op = kv.atomic().check(at.head, at.epoch)
+        .set(seqKey(room), next, { expireIn: ttlMs })
+        .set(KEYS.epoch(room), epoch, { expireIn: ttlMs });
+      const made: SequencedEvent[] = [];
+      todo.forEach((index, k) => {
+        const m = messages[index];
+        const id = head + 1 + k;
         const value: Stored = { nickname: m.nickname, text: m.text, ts: m.ts };
         if (m.cid !== undefined) value.cid = m.cid;
         copyExtra(m, value);
         op = op.set(msgKey(room, id), value, { expireIn: ttlMs });
-        out.push(toMessage(id, value));
+        if (hasCid(m)) {
+          // In the same commit as the message: a crash leaves both or neither.
+          const key = KEYS.cid(room, m.owner, m.cid);
+          op = op.check({ key, versionstamp: null })
+            .set(key, id, { expireIn: cidTtlMs });
+        }
+        made.push(toMessage(id, value));
       });
       // Trim what falls out of the window: ids (head - size, next - size].
       const from = Math.max(1, head - historySize + 1);
@@ -169,25 +284,32 @@ export function createKvStore(
       }
       const result = await op.commit();
       if (result.ok) {
+        const { versionstamp } = result;
         heads.set(room, {
-          key: seqKey(room),
-          value: next,
-          versionstamp: result.versionstamp,
+          head: { key: seqKey(room), value: next, versionstamp },
+          epoch: { key: KEYS.epoch(room), value: epoch, versionstamp },
         });
-        return out;
+        todo.forEach((index, k) => out[index] = made[k]);
+        break;
       }
       if (attempt >= 50) {
         throw new Error(`Cannot append to room "${room}": too much contention`);
       }
-      entry = await readHead(room);
+      // Another instance moved the head, or a retry's cid is stored already.
+      at = await readHead(room);
+      await findRepeats(room, messages, todo, out);
     }
+    for (const [twin, first] of twins) {
+      out[twin] = { ...out[first]!, repeat: true };
+    }
+    return out as AppendedMessage[];
   }
 
   async function append(
     room: string,
     messages: NewMessage[],
-  ): Promise<SequencedEvent[]> {
-    const out: SequencedEvent[] = [];
+  ): Promise<AppendedMessage[]> {
+    const out: AppendedMessage[] = [];
     for (const chunk of chunks(messages)) {
       out.push(...await appendChunk(room, chunk));
     }
@@ -215,25 +337,31 @@ export function createKvStore(
   }
 
   async function head(room: string): Promise<number> {
-    return (await readHead(room)).value ?? 0;
+    return (await readHead(room)).head.value ?? 0;
+  }
+
+  async function stream(
+    room: string,
+  ): Promise<{ seq: number; epoch: string }> {
+    const at = await readHead(room);
+    return { seq: at.head.value ?? 0, epoch: at.epoch.value ?? "" };
   }
 
   // The head and its epoch, read together. A head without an epoch (stored
-  // before epochs, or imported without one) gets one now.
+  // before epochs, or imported without one) gets one now; so does a room
+  // without messages, for a while, so that a page joining it before its
+  // first message can resume exactly: the first commit keeps that epoch.
   async function position(
     room: string,
   ): Promise<{ seq: number; epoch: string }> {
-    const [entry, epochEntry] = await kv.getMany<[number, string]>([
-      seqKey(room),
-      KEYS.epoch(room),
-    ]);
-    heads.set(room, entry);
-    const seq = entry.value ?? 0;
-    if (seq === 0) return { seq, epoch: "" };
-    if (epochEntry.value !== null) return { seq, epoch: epochEntry.value };
+    const at = await readHead(room);
+    const seq = at.head.value ?? 0;
+    if (at.epoch.value !== null) return { seq, epoch: at.epoch.value };
     const made = newEpoch();
-    const result = await kv.atomic().check(epochEntry)
-      .set(KEYS.epoch(room), made).commit();
+    // Briefly for an empty room: visiting rooms must not fill the store.
+    const expireIn = seq === 0 ? emptyEpochTtlMs : ttlMs;
+    const result = await kv.atomic().check(at.epoch)
+      .set(KEYS.epoch(room), made, { expireIn }).commit();
     if (result.ok) return { seq, epoch: made };
     return { seq, epoch: (await kv.get<string>(KEYS.epoch(room))).value ?? "" };
   }
@@ -265,8 +393,10 @@ export function createKvStore(
     const at = await position(room);
     const { seq } = at;
     // The client knows a history this store never had: another epoch, or
-    // ids past the head (reset or wiped before epochs).
-    if (after > seq || (epoch !== undefined && epoch !== at.epoch)) {
+    // ids past the head (reset or wiped before epochs). Ids without an epoch
+    // (a page that joined before the room's first message) may be another
+    // stream's too: the client starts over rather than drop new ids.
+    if (after > seq || (after > 0 && epoch !== at.epoch)) {
       return { ...await page(room, at, historySize), recovered: false };
     }
     if (after === seq) {
@@ -298,5 +428,5 @@ export function createKvStore(
     return (await kv.get<Stored>(msgKey(room, id))).value?.owner;
   }
 
-  return { append, recent, since, range, head, before, owner };
+  return { append, recent, since, range, head, stream, before, owner };
 }

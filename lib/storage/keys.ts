@@ -17,6 +17,16 @@ export const KEYS = {
   room: (room: string): Deno.KvKey => ["room", room],
   /** Every room that exists. */
   roomPrefix: ["room"] as Deno.KvKey,
+  /**
+   * The id a session's message was stored under, by its client id: a retry
+   * of it (after a crash, or on another instance) is confirmed, not posted.
+   */
+  cid: (room: string, owner: string, cid: string): Deno.KvKey => [
+    "cid",
+    room,
+    owner,
+    cid,
+  ],
   /** One stored message. */
   message: (room: string, id: number): Deno.KvKey => ["msg", room, id],
   /** One instance's presence lease for one session in one room. */

@@ -247,11 +247,15 @@ export interface FoldedPage {
 export async function foldedPage(
   history: HistoryStore,
   room: string,
-  options: { before?: number; limit: number },
+  options: { before?: number; limit: number; joining?: boolean },
 ): Promise<FoldedPage> {
   const before = options.before ?? Infinity;
   const { limit } = options;
-  const { seq, epoch } = await history.recent(room, 0);
+  // Only a joiner gets an empty room its first epoch: reading a room's
+  // pages (scrollback, by anyone, for any name) must write nothing.
+  const { seq, epoch } = options.joining
+    ? await history.recent(room, 0)
+    : await history.stream(room);
   // A little more than the page: most of a window is messages.
   const batch = Math.max(Math.ceil(limit * 1.25), 32);
   let events: SequencedEvent[] = [];
@@ -282,7 +286,10 @@ export async function latestPage(
   room: string,
   limit: number,
 ): Promise<HistoryPage> {
-  const { messages, seq, epoch } = await foldedPage(history, room, { limit });
+  const { messages, seq, epoch } = await foldedPage(history, room, {
+    limit,
+    joining: true,
+  });
   return { messages, seq, epoch, recovered: true };
 }
 

@@ -18,6 +18,8 @@ import type { Services } from "../lib/app/services.ts";
 import { spanned } from "../lib/app/telemetry.ts";
 import { LoginPage } from "../templates/login_page.tsx";
 import { langOf } from "./lang.ts";
+import { loginRefusal } from "../lib/moderation/login_refusal.tsx";
+import { requestAddress } from "../lib/moderation/request_address.ts";
 
 /** Largest login or logout body accepted. */
 export const MAX_FORM_BYTES = 4096;
@@ -50,9 +52,11 @@ export function authRoutes(services: Services): Hono {
   app.post("/login", spanned("chat.login"), sameOrigin, limit, async (c) => {
     const lang = langOf(c);
     let raw: unknown;
+    let password: unknown;
     try {
       const form = await c.req.parseBody();
       raw = form.nickname;
+      password = form.password;
     } catch {
       raw = undefined;
     }
@@ -64,11 +68,24 @@ export function authRoutes(services: Services): Hono {
         400,
       );
     }
-    const nickname = result.nickname;
     const sid = newSessionId();
     let claimed: boolean;
+    // A moderator's name (or a look-alike) needs its password; bans refuse.
+    let nickname = result.nickname;
+    let moderator = false;
     try {
+      const verdict = await services.moderation.login.check({
+        nickname,
+        password: typeof password === "string" ? password : undefined,
+        address: requestAddress(c),
+        sid: (await currentSession(c, sessionOptions))?.sid,
+      });
+      if (verdict.kind !== "ok") return loginRefusal(c, { lang, verdict });
+      ({ nickname, moderator } = verdict);
       claimed = await claimFor(c, nickname, sid);
+      if (claimed && moderator) {
+        await services.moderation.grantRole(sid, nickname);
+      }
     } catch (err) {
       // A full disk or a lost KV: a clear answer to retry, never a 500.
       services.log("Login failed: the store refused a write", {
@@ -91,7 +108,7 @@ export function authRoutes(services: Services): Hono {
       secret: services.signingSecret,
       maxAgeSeconds: config.session.maxAgeSeconds,
     });
-    services.log("Logged in", { nickname }, { level: "info" });
+    services.log("Logged in", { nickname, moderator }, { level: "info" });
     return c.redirect("/chat", 303);
   });
 

@@ -26,6 +26,7 @@ import { defaultLog, type Logger } from "./log.ts";
 import { checkReadiness, type Readiness } from "./readiness.ts";
 import { observeGauges } from "./telemetry.ts";
 import type * as RedisBus from "../cluster/redis_bus.ts";
+import { Moderation } from "../moderation/moderation.ts";
 
 type RedisBusModule = typeof RedisBus;
 // A specifier in a variable, so the Redis client (about 15 MB of npm
@@ -40,6 +41,8 @@ export interface Services {
   instanceId: string;
   hub: Hub;
   nicknames: NicknameRegistry;
+  /** Moderators, bans, mutes, room rules and the audit log. */
+  moderation: Moderation;
   /** How every route reads the session, built once from the config. */
   session: CurrentSessionOptions;
   /** The secret new cookies are signed with. */
@@ -96,6 +99,15 @@ export async function buildServices(
     ttlMs: config.session.maxAgeSeconds * 1000,
   });
   const bus = await createBus(config, { instanceId, kv, history, log });
+  const moderation = new Moderation({
+    kv,
+    moderators: config.moderation.moderators,
+    instance: instanceId,
+    sessionMaxAgeSeconds: config.session.maxAgeSeconds,
+    nicknames,
+    log,
+  });
+  await moderation.start();
   const hub = new Hub({
     config,
     instance: instanceId,
@@ -108,6 +120,7 @@ export async function buildServices(
       ttlMs: config.cluster.presenceTtlSeconds * 1000,
     }),
     log,
+    moderation,
   });
   const secrets = config.session.secrets.length > 0
     ? config.session.secrets
@@ -119,6 +132,7 @@ export async function buildServices(
     instanceId,
     hub,
     nicknames,
+    moderation,
     session: {
       secrets,
       maxAgeSeconds: config.session.maxAgeSeconds,
@@ -137,6 +151,7 @@ export async function buildServices(
       closed = true;
       unobserve();
       hub.shutdown();
+      await moderation.close();
       await bus.close();
       if (!options.kv) kv.close();
     },

@@ -7,6 +7,7 @@
  * @module
  */
 import { countRateLimited } from "../app/telemetry.ts";
+import { moderationRefusal } from "../moderation/gate.ts";
 import type { Connection } from "./connection.ts";
 import {
   type ChatMessage,
@@ -36,7 +37,11 @@ export function intake(
   const { session } = member;
   const { policy } = session;
   if (request.type === "typing") {
-    if (policy.allowTyping(ctx.room, ctx.now)) {
+    const muted = moderationRefusal(member, ctx.room, {
+      now: ctx.now,
+      typing: true,
+    });
+    if (muted === undefined && policy.allowTyping(ctx.room, ctx.now)) {
       return { type: "typing", nickname: session.nickname };
     }
     strike(member, ctx.now);
@@ -73,6 +78,12 @@ export function intake(
       `Too many messages: wait ${verdict.seconds} s before sending again`,
       { retryAfter: verdict.seconds },
     ));
+    return undefined;
+  }
+  // Mute, lock and slow mode (lib/moderation/): a refusal is a strike too.
+  const refusal = moderationRefusal(member, ctx.room, { now: ctx.now });
+  if (refusal !== undefined) {
+    if (!strike(member, ctx.now)) member.send(refusal);
     return undefined;
   }
   const message: ChatMessage = {

@@ -46,6 +46,7 @@ import {
   type RoomEvent,
 } from "./protocol.ts";
 import { Sequencer } from "./sequencer.ts";
+import { afterWelcome } from "../moderation/gate.ts";
 
 /** One room on this instance: its members and the pipeline their events take. */
 export class Room {
@@ -413,6 +414,7 @@ export class Room {
         { nickname: member.session.nickname, room: this.name },
         part,
       ));
+      afterWelcome(member);
       for (const request of member.takeHeld()) this.accept(member, request);
     }
   }

@@ -22,7 +22,12 @@ export type LoginHint =
   | "nick_bad_chars"
   | "nick_taken"
   | "session_lost"
-  | "store_unavailable";
+  | "store_unavailable"
+  | "password_needed"
+  | "password_wrong"
+  | "password_rate_limited"
+  | "banned"
+  | "banned_permanent";
 
 const en = {
   app_name: "Chat",
@@ -47,6 +52,15 @@ const en = {
   hint_session_lost: "Your session has ended, please enter your nickname again",
   hint_store_unavailable:
     "The chat cannot save logins right now, please try again in a little while",
+  login_password_label: "Moderator password",
+  hint_password_needed:
+    "This nickname belongs to a moderator, please enter its password",
+  hint_password_wrong: "That password is not right, please try again",
+  hint_password_rate_limited:
+    "Too many wrong passwords from your address, please wait {minutes} min",
+  hint_banned:
+    "A moderator has banned you from this chat for {minutes} more min",
+  hint_banned_permanent: "A moderator has banned you from this chat",
 
   chat_title: "{room} · Chat",
   room_lobby: "Lobby",
@@ -126,6 +140,12 @@ const zhCN: Record<MessageKey, string> = {
   hint_nick_taken: "这个昵称已有人在用，请换一个",
   hint_session_lost: "会话已结束，请重新输入昵称",
   hint_store_unavailable: "聊天室暂时无法保存登录，请稍后再试",
+  login_password_label: "管理员密码",
+  hint_password_needed: "这个昵称属于管理员，请输入密码",
+  hint_password_wrong: "密码不正确，请重试",
+  hint_password_rate_limited: "你的地址输错密码次数过多，请等待 {minutes} 分钟",
+  hint_banned: "管理员已将你封禁，还剩 {minutes} 分钟",
+  hint_banned_permanent: "管理员已将你永久封禁",
 
   chat_title: "{room} · 聊天室",
   room_lobby: "大厅",

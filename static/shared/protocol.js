@@ -39,6 +39,9 @@ export const CLOSE = Object.freeze(
     TRY_AGAIN: 1013,
     SESSION_INVALID: 4401,
     NICK_TAKEN: 4409,
+    // Moderation (docs/PROTOCOL.md): the page does not reconnect by itself.
+    KICKED: 4403,
+    BANNED: 4410,
   }),
 );
 
@@ -52,10 +55,12 @@ export const SERVER_FRAMES = Object.freeze(
     "typing",
     "batch",
     "error",
+    "room",
+    "mod_ok",
   ]),
 );
 
 /** The `type` of every frame a client may send. */
 export const CLIENT_FRAMES = Object.freeze(
-  /** @type {const} */ (["message", "typing"]),
+  /** @type {const} */ (["message", "typing", "mod"]),
 );

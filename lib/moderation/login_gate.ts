@@ -1,0 +1,93 @@
+/**
+ * What login asks moderation: is this person banned, and is this name a
+ * moderator's, and if so is the password right. A moderator's name and
+ * every confusable of it (the same skeleton) need the password.
+ *
+ * @module
+ */
+import { nicknameKey } from "../auth/nicknames.ts";
+import { verifyPassword } from "../auth/passwords.ts";
+import type { ModeratorAccount } from "../app/config.ts";
+import { PasswordAttemptLimiter } from "./address_limiter.ts";
+import { type BanStore, remainingSeconds } from "./bans.ts";
+
+/** Wrong passwords an address may try at once. */
+export const PASSWORD_BURST = 5;
+/** Then one more every this many seconds. */
+export const PASSWORD_REFILL_SECONDS = 60;
+
+/** The outcome of {@linkcode LoginGate.check}. */
+export type LoginVerdict =
+  | { kind: "ok"; nickname: string; moderator: boolean }
+  | { kind: "banned"; seconds: number | null }
+  | { kind: "password_needed"; nickname: string }
+  | { kind: "password_wrong"; nickname: string }
+  | { kind: "password_rate_limited"; nickname: string; seconds: number };
+
+/** Who is asking to log in. */
+export interface LoginAttempt {
+  nickname: string;
+  /** Undefined when the form had no password field. */
+  password: string | undefined;
+  address: string;
+  /** The session this browser presented, if any: a banned one stays banned. */
+  sid?: string;
+}
+
+/** Checks logins against bans and moderator passwords. */
+export class LoginGate {
+  #accounts = new Map<string, ModeratorAccount>();
+  #bans: BanStore;
+  #limiter: PasswordAttemptLimiter;
+  #now: () => number;
+
+  constructor(options: {
+    moderators: ModeratorAccount[];
+    bans: BanStore;
+    now?: () => number;
+  }) {
+    for (const account of options.moderators) {
+      this.#accounts.set(nicknameKey(account.nickname), account);
+    }
+    this.#bans = options.bans;
+    this.#now = options.now ?? Date.now;
+    this.#limiter = new PasswordAttemptLimiter({
+      burst: PASSWORD_BURST,
+      perSecond: 1 / PASSWORD_REFILL_SECONDS,
+      now: this.#now,
+    });
+  }
+
+  /** The moderator whose name `nickname` is or looks like, if any. */
+  account(nickname: string): ModeratorAccount | undefined {
+    return this.#accounts.get(nicknameKey(nickname));
+  }
+
+  /** Decides a login; throws only when KV does. */
+  async check(attempt: LoginAttempt): Promise<LoginVerdict> {
+    const now = this.#now();
+    const key = nicknameKey(attempt.nickname);
+    const ban = await this.#bans.find(
+      { key, sid: attempt.sid, ip: attempt.address },
+      now,
+    );
+    if (ban) return { kind: "banned", seconds: remainingSeconds(ban, now) };
+    const account = this.#accounts.get(key);
+    if (!account) {
+      return { kind: "ok", nickname: attempt.nickname, moderator: false };
+    }
+    // The page asks for what it shows: the moderator's own spelling.
+    const { nickname } = account;
+    if (!attempt.password) return { kind: "password_needed", nickname };
+    // A token before hashing, so a flood of guesses costs no CPU either.
+    const wait = this.#limiter.take(attempt.address);
+    if (wait > 0) {
+      return { kind: "password_rate_limited", nickname, seconds: wait };
+    }
+    if (!await verifyPassword(attempt.password, account.hash)) {
+      return { kind: "password_wrong", nickname };
+    }
+    this.#limiter.refund(attempt.address);
+    return { kind: "ok", nickname, moderator: true };
+  }
+}

@@ -205,6 +205,7 @@ Deno.test("mute stops posting and typing but not reading, and says until when", 
     from,
   });
   assert.ok(told.mutedUntil > Date.now());
+  bob.send({ type: "typing" });
   bob.send({ type: "message", text: "let me speak" });
   const refused = await bob.waitFor((e) => e.type === "error");
   assert.equal(refused.code, "muted");
@@ -216,8 +217,13 @@ Deno.test("mute stops posting and typing but not reading, and says until when", 
     (await moderate(mod, { action: "unmute", nickname: "bob" })).type,
     "mod_ok",
   );
+  const bobTyping = () =>
+    mod.events.filter((e) => e.type === "typing" && e.nickname === "bob");
+  assert.equal(bobTyping().length, 0, "a muted user's typing is dropped");
+  bob.send({ type: "typing" });
   bob.send({ type: "message", text: "thanks" });
   await mod.waitForText("thanks");
+  assert.equal(bobTyping().length, 1, "typing passes again once unmuted");
 });
 
 Deno.test("slow mode spaces one user's messages, lock leaves only moderators, topic reaches every member", async () => {
@@ -330,4 +336,32 @@ Deno.test("over the kv bus, a ban on one instance closes the user's sockets on t
   // Room rules cross too.
   await moderate(mod, { action: "topic", text: "Both" });
   await watcher.waitFor((e) => e.type === "room" && e.topic === "Both");
+});
+
+Deno.test("a ban by address refuses every other name from that address, but never a moderator", async () => {
+  await using server = await startServer(MOD_ENV);
+  const mod = await joinAsModerator(server);
+  const bob = await server.join("bob");
+  const carolCookie = (await login(server, "carol")).cookie;
+  const answer = await moderate(mod, {
+    action: "ban",
+    nickname: "bob",
+    duration: "10m",
+    address: true,
+  });
+  assert.equal(answer.type, "mod_ok");
+  assert.equal((await bob.closed).code, CLOSE.BANNED);
+  // Everyone here is 127.0.0.1: a new name and an old session are refused.
+  assert.equal((await login(server, "mallory")).status, 403);
+  await assert.rejects(TestClient.open(server, carolCookie));
+  // The moderator logs in again from the same address (this browser).
+  const again = await login(server, MOD_NAME, {
+    cookie: mod.cookie,
+    password: MOD_PASSWORD,
+  });
+  assert.equal(again.status, 303, "a moderator is not locked out");
+  await using second = await TestClient.join(server, again.cookie);
+  assert.equal(second.nickname, MOD_NAME);
+  await moderate(second, { action: "unban", nickname: "bob" });
+  assert.equal((await login(server, "mallory")).status, 303);
 });

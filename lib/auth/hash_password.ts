@@ -27,6 +27,8 @@ export async function readSecretLine(prompt: string): Promise<string> {
         if (ENTER.has(b)) break outer;
         if (tty && b === CTRL_C) throw new Error("Cancelled");
         if (tty && BACKSPACE.has(b)) {
+          // One character, however many UTF-8 bytes it took.
+          while ((bytes.at(-1)! & 0xc0) === 0x80) bytes.pop();
           bytes.pop();
           continue;
         }

@@ -67,15 +67,17 @@ export class LoginGate {
   async check(attempt: LoginAttempt): Promise<LoginVerdict> {
     const now = this.#now();
     const key = nicknameKey(attempt.nickname);
-    const ban = await this.#bans.find(
-      { key, sid: attempt.sid, ip: attempt.address },
-      now,
-    );
-    if (ban) return { kind: "banned", seconds: remainingSeconds(ban, now) };
     const account = this.#accounts.get(key);
     if (!account) {
+      const ban = await this.#bans.find(
+        { key, sid: attempt.sid, ip: attempt.address },
+        now,
+      );
+      if (ban) return { kind: "banned", seconds: remainingSeconds(ban, now) };
       return { kind: "ok", nickname: attempt.nickname, moderator: false };
     }
+    // Moderators cannot be banned: an address ban of someone sharing their
+    // network must not lock them out.
     // The page asks for what it shows: the moderator's own spelling.
     const { nickname } = account;
     if (!attempt.password) return { kind: "password_needed", nickname };

@@ -140,7 +140,7 @@ export class Moderation implements ModerationGate {
     ]);
     if (moderator) this.#moderators.set(info.sid, info.nickname);
     else this.#moderators.delete(info.sid);
-    return ban;
+    return moderator ? undefined : ban;
   }
 
   /** Whether a connected session is a moderator's. */
@@ -172,11 +172,23 @@ export class Moderation implements ModerationGate {
       return true;
     }
     const actor = { nickname: member.session.nickname, room: member.room.name };
+    const { action, nickname: target } = parsed.request;
     runAction(this, actor, parsed.request).then(
-      (reply) => member.send(JSON.stringify(reply)),
+      (reply) => {
+        if (reply.type === "mod_ok") {
+          this.#log(
+            "Moderation action",
+            { by: actor.nickname, action, target },
+            {
+              level: "info",
+            },
+          );
+        }
+        member.send(JSON.stringify(reply));
+      },
       (err) => {
         this.#log("A moderation action failed", {
-          action: parsed.request.action,
+          action,
           error: errorText(err),
         });
         member.send(

@@ -142,6 +142,7 @@ export function createConnection(
         s(code === CLOSE.KICKED ? "close_kicked" : "close_banned"),
         "error",
       );
+      setStatus("offline");
       return;
     }
     if (code === CLOSE.RESTART) {

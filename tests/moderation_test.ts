@@ -26,6 +26,7 @@ import {
   upgradeStatus,
 } from "./helpers/moderation.ts";
 import { CLOSE } from "../lib/chat/protocol.ts";
+import { DEFAULT_ITERATIONS, hashPassword } from "../lib/auth/passwords.ts";
 import { PASSWORD_BURST } from "../lib/moderation/login_gate.ts";
 
 Deno.test("a moderator's nickname and its look-alikes need the password; the form asks for it", async () => {
@@ -75,6 +76,24 @@ Deno.test("wrong passwords are limited per address, and then even the right one 
   assert.equal((await login(server, "bob")).status, 303);
 });
 
+Deno.test("at most two password checks run at once, so guesses from many addresses cannot take every core", async () => {
+  const slow = await hashPassword("x", { iterations: DEFAULT_ITERATIONS });
+  await using server = await startServer({ MODERATORS: `${MOD_NAME}:${slow}` });
+  const answers = await Promise.all(
+    [1, 2, 3, 4].map((i) => loginWithPassword(server, MOD_NAME, `guess${i}`)),
+  );
+  const statuses = answers.map((a) => a.status).sort();
+  assert.deepEqual(statuses, [401, 401, 429, 429]);
+});
+
+Deno.test("a non-moderator who keeps sending mod frames is closed for abuse", async () => {
+  // The default rate: strikes past 5x a burst of 10 close the socket.
+  await using server = await startServer({ MODERATORS: MOD_ENV.MODERATORS });
+  const eve = await server.join("eve");
+  for (let i = 0; i < 200; i++) eve.send({ type: "mod", action: "lock" });
+  assert.equal((await eve.closed).code, CLOSE.POLICY);
+});
+
 Deno.test("the moderator's password reaches no log, even at debug level", async () => {
   await using child = await spawnServer({
     ...MOD_ENV,
@@ -104,6 +123,9 @@ Deno.test("a non-moderator's moderation frames are refused and change nothing", 
     { action: "lock" },
     { action: "topic", text: "owned" },
     { action: "unban", nickname: "bob" },
+    { action: "unmute", nickname: "bob" },
+    { action: "unlock" },
+    { action: "slow", seconds: 0 },
   ];
   for (const frame of frames) {
     const answer = await moderate(eve, frame);

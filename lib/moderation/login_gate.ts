@@ -15,6 +15,8 @@ import { type BanStore, remainingSeconds } from "./bans.ts";
 export const PASSWORD_BURST = 5;
 /** Then one more every this many seconds. */
 export const PASSWORD_REFILL_SECONDS = 60;
+/** Password checks running at once; each takes a core for a quarter second. */
+export const MAX_CONCURRENT_CHECKS = 2;
 
 /** The outcome of {@linkcode LoginGate.check}. */
 export type LoginVerdict =
@@ -40,6 +42,7 @@ export class LoginGate {
   #bans: BanStore;
   #limiter: PasswordAttemptLimiter;
   #now: () => number;
+  #checking = 0;
 
   constructor(options: {
     moderators: ModeratorAccount[];
@@ -81,14 +84,23 @@ export class LoginGate {
     // The page asks for what it shows: the moderator's own spelling.
     const { nickname } = account;
     if (!attempt.password) return { kind: "password_needed", nickname };
+    // Many addresses guessing at once must not take every core either.
+    if (this.#checking >= MAX_CONCURRENT_CHECKS) {
+      return { kind: "password_rate_limited", nickname, seconds: 1 };
+    }
     // A token before hashing, so a flood of guesses costs no CPU either.
     const wait = this.#limiter.take(attempt.address);
     if (wait > 0) {
       return { kind: "password_rate_limited", nickname, seconds: wait };
     }
-    if (!await verifyPassword(attempt.password, account.hash)) {
-      return { kind: "password_wrong", nickname };
+    this.#checking++;
+    let right: boolean;
+    try {
+      right = await verifyPassword(attempt.password, account.hash);
+    } finally {
+      this.#checking--;
     }
+    if (!right) return { kind: "password_wrong", nickname };
     this.#limiter.refund(attempt.address);
     return { kind: "ok", nickname, moderator: true };
   }

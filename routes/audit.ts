@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { errorText } from "../lib/app/log.ts";
 import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
 import {
@@ -23,9 +24,23 @@ export function auditRoutes(services: Services): Hono {
     const session = await currentSession(c, services.session);
     if (!session) return c.json({ error: "Unauthorized: log in first" }, 401);
     const { moderation } = services;
-    if (!await moderation.isModeratorSession(session.sid, session.nickname)) {
-      return c.json({ error: "Forbidden: moderators only" }, 403);
+    try {
+      if (!await moderation.isModeratorSession(session.sid, session.nickname)) {
+        return c.json({ error: "Forbidden: moderators only" }, 403);
+      }
+      return await page(c);
+    } catch (err) {
+      services.log("Reading the audit log failed", { error: errorText(err) });
+      c.header("Retry-After", "5");
+      return c.json(
+        { error: "Service Unavailable: the store did not answer" },
+        503,
+      );
     }
+  });
+
+  /** The page `before` and `limit` ask for, or 400. */
+  async function page(c: Context): Promise<Response> {
     const before = c.req.query("before") || undefined;
     if (before !== undefined && !AUDIT_ID_PATTERN.test(before)) {
       return c.json({
@@ -46,7 +61,7 @@ export function auditRoutes(services: Services): Hono {
         }, 400);
       }
     }
-    return c.json(await moderation.audit.page({ before, limit }));
-  });
+    return c.json(await services.moderation.audit.page({ before, limit }));
+  }
   return app;
 }

@@ -4,8 +4,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { getPage, loginOk, startServer } from "./helpers/harness.ts";
-import { joinAsModerator, MOD_ENV, moderate } from "./helpers/moderation.ts";
+import {
+  getPage,
+  login as loginAgain,
+  loginOk,
+  startServer,
+} from "./helpers/harness.ts";
+import {
+  joinAsModerator,
+  MOD_ENV,
+  MOD_NAME,
+  MOD_PASSWORD,
+  moderate,
+  upgradeStatus,
+} from "./helpers/moderation.ts";
+import { openFaultyKv } from "./helpers/kv_faults.ts";
 
 Deno.test("GET /api/audit answers 401 without a session and 403 to a non-moderator", async () => {
   await using server = await startServer(MOD_ENV);
@@ -67,4 +80,28 @@ Deno.test("GET /api/audit pages the log newest first and refuses bad cursors", a
     assert.equal(page.status, 400, bad);
     assert.match(JSON.parse(page.body).error, /^Invalid (limit|before) "/);
   }
+});
+
+Deno.test("when KV fails, the audit route, upgrades and a moderator's login answer 503, never 500", async () => {
+  using faulty = await openFaultyKv();
+  await using server = await startServer(MOD_ENV, { kv: faulty.kv });
+  const mod = await joinAsModerator(server);
+  faulty.failGets((key) => key[0] === "mod_session", "Database is locked");
+  const audit = await getPage(server, "/api/audit", mod.cookie);
+  assert.equal(audit.status, 503);
+  assert.ok(!audit.body.includes("Database is locked"));
+  const upgrade = await upgradeStatus(server, mod.cookie);
+  assert.equal(upgrade.status, 503);
+  assert.equal(upgrade.retryAfter, "5");
+  faulty.heal();
+  faulty.failWrites("No space left on device");
+  // Again from the moderator's own browser, so the name is not taken.
+  const login = await loginAgain(server, MOD_NAME, {
+    cookie: mod.cookie,
+    password: MOD_PASSWORD,
+  });
+  assert.equal(login.status, 503);
+  assert.ok(!login.body.includes(MOD_PASSWORD));
+  faulty.heal();
+  assert.equal((await getPage(server, "/api/audit", mod.cookie)).status, 200);
 });

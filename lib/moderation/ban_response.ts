@@ -15,8 +15,18 @@ export function banSpan(seconds: number | null): string {
     : `for ${Math.ceil(minutes / 60)} more hours`;
 }
 
-/** A 403 saying how long the ban lasts; Retry-After when it ends. */
-export function banResponse(c: Context, ban: BanRecord): Response {
+/** Seconds a refused upgrade asks to wait when KV did not answer. */
+const STORE_RETRY_SECONDS = 5;
+
+/** A 403 saying how long the ban lasts (Retry-After when it ends), or a 503 when bans could not be read. */
+export function banResponse(
+  c: Context,
+  ban: BanRecord | "unavailable",
+): Response {
+  if (ban === "unavailable") {
+    c.header("Retry-After", String(STORE_RETRY_SECONDS));
+    return c.text("Service Unavailable: the store did not answer", 503);
+  }
   const seconds = remainingSeconds(ban, Date.now());
   if (seconds !== null) c.header("Retry-After", String(seconds));
   return c.text(`Forbidden: you are banned ${banSpan(seconds)}`, 403);

@@ -129,15 +129,30 @@ export class Moderation implements ModerationGate {
       this.login.account(nickname)?.nickname === nickname;
   }
 
-  /** The ban that refuses this upgrade, if any; also learns whether it is a moderator's. */
-  async checkUpgrade(info: UpgradeInfo): Promise<BanRecord | undefined> {
-    const [ban, moderator] = await Promise.all([
-      this.bans.find(
-        { sid: info.sid, key: nicknameKey(info.nickname), ip: info.ip },
-        this.now(),
-      ),
-      this.isModeratorSession(info.sid, info.nickname),
-    ]);
+  /**
+   * The ban that refuses this upgrade, if any, or "unavailable" when KV did
+   * not answer (refused too: a ban cannot be ruled out); also learns whether
+   * the session is a moderator's.
+   */
+  async checkUpgrade(
+    info: UpgradeInfo,
+  ): Promise<BanRecord | "unavailable" | undefined> {
+    let ban: BanRecord | undefined;
+    let moderator: boolean;
+    try {
+      [ban, moderator] = await Promise.all([
+        this.bans.find(
+          { sid: info.sid, key: nicknameKey(info.nickname), ip: info.ip },
+          this.now(),
+        ),
+        this.isModeratorSession(info.sid, info.nickname),
+      ]);
+    } catch (err) {
+      this.#log("Checking bans failed: the upgrade is refused", {
+        error: errorText(err),
+      }, { level: "warning" });
+      return "unavailable";
+    }
     if (moderator) this.#moderators.set(info.sid, info.nickname);
     else this.#moderators.delete(info.sid);
     return moderator ? undefined : ban;

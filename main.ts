@@ -25,6 +25,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { messageRoutes } from "./routes/messages.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { wsRoutes } from "./routes/ws.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { langOf } from "./routes/lang.ts";
 import { NotFoundPage } from "./templates/not_found_page.tsx";
 import { staticFiles } from "./lib/web/static_files.ts";
@@ -86,6 +87,7 @@ export async function createApp(
   app.route("/", chatRoutes(services));
   app.route("/", messageRoutes(services));
   app.route("/", wsRoutes(services));
+  app.route("/", auditRoutes(services));
   app.notFound((c) => {
     const accept = c.req.header("accept") ?? "";
     if (!accept.includes("text/html")) return c.text("Not Found", 404);

@@ -20,6 +20,7 @@ import { AddressLimiter } from "../lib/chat/limits.ts";
 import { LoginPage } from "../templates/login_page.tsx";
 import { clientAddress } from "./client_address.ts";
 import { langOf } from "./lang.ts";
+import { loginRefusal } from "./login_refusal.tsx";
 
 /** Largest login or logout body accepted. */
 export const MAX_FORM_BYTES = 4096;
@@ -69,9 +70,11 @@ export function authRoutes(services: Services): Hono {
       return c.html(<LoginPage lang={lang} hint="too_many_logins" />, 429);
     }
     let raw: unknown;
+    let password: unknown;
     try {
       const form = await c.req.parseBody();
       raw = form.nickname;
+      password = form.password;
     } catch {
       raw = undefined;
     }
@@ -83,11 +86,24 @@ export function authRoutes(services: Services): Hono {
         400,
       );
     }
-    const nickname = result.nickname;
     const sid = newSessionId();
     let claimed: boolean;
+    // A moderator's name (or a look-alike) needs its password; bans refuse.
+    let nickname = result.nickname;
+    let moderator = false;
     try {
+      const verdict = await services.moderation.login.check({
+        nickname,
+        password: typeof password === "string" ? password : undefined,
+        address,
+        sid: (await currentSession(c, sessionOptions))?.sid,
+      });
+      if (verdict.kind !== "ok") return loginRefusal(c, { lang, verdict });
+      ({ nickname, moderator } = verdict);
       claimed = await claimFor(c, nickname, sid);
+      if (claimed && moderator) {
+        await services.moderation.grantRole(sid, nickname);
+      }
     } catch (err) {
       // A full disk or a lost KV: a clear answer to retry, never a 500.
       services.log("Login failed: the store refused a write", {
@@ -110,7 +126,7 @@ export function authRoutes(services: Services): Hono {
       secret: services.signingSecret,
       maxAgeSeconds: config.session.maxAgeSeconds,
     });
-    services.log("Logged in", { nickname }, { level: "info" });
+    services.log("Logged in", { nickname, moderator }, { level: "info" });
     return c.redirect("/chat", 303);
   });
 

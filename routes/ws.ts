@@ -11,6 +11,7 @@ import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
 import { EPOCH_PATTERN } from "../lib/storage/history.ts";
 import { countRateLimited, spanned } from "../lib/app/telemetry.ts";
+import { banResponse } from "./ban_response.ts";
 
 /** Routes for `/ws` (the lobby) and `/ws/:room`. */
 export function wsRoutes(services: Services): Hono {
@@ -57,6 +58,8 @@ export function wsRoutes(services: Services): Hono {
       );
     }
     const ip = clientAddress(c, services.resolveAddress);
+    const ban = await services.moderation.checkUpgrade({ ...session, ip });
+    if (ban) return banResponse(c, ban);
     const opening = await services.rooms.open(room, ip);
     if (!opening.ok) {
       countRateLimited("rooms");

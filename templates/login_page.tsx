@@ -16,6 +16,11 @@ const HINT_KEYS: Record<LoginHint, MessageKey> = {
   session_lost: "hint_session_lost",
   too_many_logins: "hint_too_many_logins",
   store_unavailable: "hint_store_unavailable",
+  password_needed: "hint_password_needed",
+  password_wrong: "hint_password_wrong",
+  password_rate_limited: "hint_password_rate_limited",
+  banned: "hint_banned",
+  banned_permanent: "hint_banned_permanent",
 };
 
 /** The login form, with the typed value kept and a hint when one is set */
@@ -23,10 +28,15 @@ export function LoginPage(props: {
   lang: Lang;
   value?: string;
   hint?: LoginHint;
+  /** Show the password field: the nickname is a moderator's. */
+  password?: boolean;
+  /** For hints that say how long to wait. */
+  minutes?: number;
 }) {
   const { lang, hint } = props;
   // Only the nick_ hints are about what was typed in the field
   const fieldProblem = hint?.startsWith("nick_") ?? false;
+  const passwordProblem = hint?.startsWith("password_") ?? false;
   const describedBy = hint ? "nickname-help nickname-hint" : "nickname-help";
   return (
     <CardPage lang={lang} title="login_title">
@@ -37,7 +47,10 @@ export function LoginPage(props: {
         <p id="nickname-help" class="help">{t(lang, "login_explain")}</p>
         {hint && (
           <p id="nickname-hint" class="hint" role="alert">
-            {t(lang, HINT_KEYS[hint], { max: MAX_NICKNAME_LENGTH })}
+            {t(lang, HINT_KEYS[hint], {
+              max: MAX_NICKNAME_LENGTH,
+              minutes: props.minutes ?? 0,
+            })}
           </p>
         )}
         <input
@@ -56,8 +69,29 @@ export function LoginPage(props: {
           spellcheck={false}
           aria-describedby={describedBy}
           aria-invalid={fieldProblem ? "true" : undefined}
-          autofocus={hint !== undefined}
+          autofocus={hint !== undefined && !props.password}
         />
+        {props.password && (
+          <>
+            <label for="password" class="field-label">
+              {t(lang, "login_password_label")}
+            </label>
+            {
+              /* Never given a value: a password is not sent back in a page */
+            }
+            <input
+              id="password"
+              name="password"
+              type="password"
+              class="text-input"
+              required
+              autocomplete="current-password"
+              aria-describedby={hint ? "nickname-hint" : undefined}
+              aria-invalid={passwordProblem ? "true" : undefined}
+              autofocus
+            />
+          </>
+        )}
         <button type="submit" class="button primary">
           {t(lang, "login_submit")}
         </button>

@@ -52,6 +52,7 @@ Deno.test("loadConfig() applies the documented defaults", () => {
     fanout: { batchMs: 0 },
     cluster: { bus: "memory", redisUrl: undefined, presenceTtlSeconds: 15 },
     log: { level: "info" },
+    moderation: { moderators: [] },
   });
 });
 

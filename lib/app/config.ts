@@ -6,6 +6,8 @@
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { redactUrl } from "./redact.ts";
 import { checkTrustedProxies } from "../web/client_address.ts";
+import { nicknameKey, validateNickname } from "../auth/nicknames.ts";
+import { parsePasswordHash, type PasswordHash } from "../auth/passwords.ts";
 
 /** Where and how the process listens. */
 export interface ServerConfig {
@@ -96,6 +98,17 @@ export interface LogConfig {
   level: LogLevel;
 }
 
+/** One configured moderator: the reserved nickname and its password hash. */
+export interface ModeratorAccount {
+  nickname: string;
+  hash: PasswordHash;
+}
+
+/** Who moderates, from MODERATORS. */
+export interface ModerationConfig {
+  moderators: ModeratorAccount[];
+}
+
 /** Everything the service can be tuned with, by area; see the README's config table. */
 export interface Config {
   server: ServerConfig;
@@ -106,6 +119,7 @@ export interface Config {
   fanout: FanoutConfig;
   cluster: ClusterConfig;
   log: LogConfig;
+  moderation: ModerationConfig;
 }
 
 /** Raised by {@linkcode loadConfig} with one line per bad value. */
@@ -223,6 +237,47 @@ function readLogLevel(raw: string | undefined, problems: string[]): LogLevel {
     `Invalid LOG_LEVEL "${raw!.trim()}": expected ${LOG_LEVELS.join(", ")}`,
   );
   return "info";
+}
+
+/**
+ * Parses MODERATORS: `nickname:hash` pairs, comma-separated. A problem names
+ * the entry and the nickname, never the hash.
+ */
+function readModerators(
+  raw: string | undefined,
+  problems: string[],
+): ModeratorAccount[] {
+  const out: ModeratorAccount[] = [];
+  const keys = new Set<string>();
+  const entries = (raw ?? "").split(",").map((e) => e.trim()).filter((e) => e);
+  entries.forEach((entry, i) => {
+    const at = `Invalid MODERATORS entry #${i + 1}`;
+    const colon = entry.lastIndexOf(":");
+    if (colon <= 0) {
+      problems.push(`${at}: expected nickname:hash`);
+      return;
+    }
+    const name = validateNickname(entry.slice(0, colon));
+    if (!name.ok) {
+      problems.push(`${at}: ${name.message}`);
+      return;
+    }
+    const hash = parsePasswordHash(entry.slice(colon + 1).trim());
+    if (!hash.ok) {
+      problems.push(`${at} for "${name.nickname}": ${hash.why}`);
+      return;
+    }
+    const key = nicknameKey(name.nickname);
+    if (keys.has(key)) {
+      problems.push(
+        `${at} for "${name.nickname}": it is the same name as an earlier entry`,
+      );
+      return;
+    }
+    keys.add(key);
+    out.push({ nickname: name.nickname, hash: hash.value });
+  });
+  return out;
 }
 
 /** What Deno Deploy cannot run with: each instance would be a chat of its own. */
@@ -380,6 +435,7 @@ export function loadConfig(
       presenceTtlSeconds: int("PRESENCE_TTL_SECONDS", 15, 2, 3600),
     },
     log: { level: readLogLevel(env.LOG_LEVEL, problems) },
+    moderation: { moderators: readModerators(env.MODERATORS, problems) },
   };
   if (onDeploy) problems.push(...deployProblems(config));
   const { history } = config;

@@ -31,6 +31,7 @@ import { defaultLog, type Logger } from "./log.ts";
 import { checkReadiness, type Readiness } from "./readiness.ts";
 import { observeGauges } from "./telemetry.ts";
 import type * as RedisBus from "../cluster/redis_bus.ts";
+import { Moderation } from "../moderation/moderation.ts";
 
 type RedisBusModule = typeof RedisBus;
 // A specifier in a variable, so the Redis client (about 15 MB of npm
@@ -47,6 +48,8 @@ export interface Services {
   /** Room histories in KV, for the routes that read them (scrollback, the room list). */
   history: HistoryStore;
   nicknames: NicknameRegistry;
+  /** Moderators, bans, mutes, room rules and the audit log. */
+  moderation: Moderation;
   /** How every route reads the session, built once from the config. */
   session: CurrentSessionOptions;
   /** Which rooms exist, and whether an address may make another. */
@@ -114,6 +117,15 @@ export async function buildServices(
     ttlMs: config.session.maxAgeSeconds * 1000,
   });
   const bus = await createBus(config, { instanceId, kv, history, log });
+  const moderation = new Moderation({
+    kv,
+    moderators: config.moderation.moderators,
+    instance: instanceId,
+    sessionMaxAgeSeconds: config.session.maxAgeSeconds,
+    nicknames,
+    log,
+  });
+  await moderation.start();
   const hub = new Hub({
     config,
     instance: instanceId,
@@ -126,6 +138,7 @@ export async function buildServices(
       ttlMs: config.cluster.presenceTtlSeconds * 1000,
     }),
     log,
+    moderation,
   });
   const secrets = config.session.secrets.length > 0
     ? config.session.secrets
@@ -138,6 +151,7 @@ export async function buildServices(
     hub,
     history,
     nicknames,
+    moderation,
     session: {
       secrets,
       maxAgeSeconds: config.session.maxAgeSeconds,
@@ -158,6 +172,7 @@ export async function buildServices(
       closed = true;
       unobserve();
       hub.shutdown();
+      await moderation.close();
       await bus.close();
       if (!options.kv) kv.close();
     },

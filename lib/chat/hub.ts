@@ -34,6 +34,7 @@ import { strike } from "./intake.ts";
 import { Room } from "./room.ts";
 import type { RoomContext } from "./room_context.ts";
 import { SessionTable } from "./sessions.ts";
+import { bindGate, type ModerationGate } from "../moderation/gate.ts";
 
 /** Addresses whose message buckets are held at once; idle ones go first. */
 const MAX_MESSAGE_ADDRESSES = 10000;
@@ -57,6 +58,8 @@ export interface HubOptions {
   leases?: PresenceStore;
   now?: () => number;
   log?: Logger;
+  /** Kicks, bans, mutes and room rules (lib/moderation/). */
+  moderation?: ModerationGate;
 }
 
 /** Who is attaching a socket, checked before the upgrade. */
@@ -100,6 +103,7 @@ export class Hub {
   #ended = new LruMap<string, true>(MAX_ENDED_SESSIONS);
   #timer: ReturnType<typeof setInterval>;
   #closing = false;
+  #moderation: ModerationGate | undefined;
 
   constructor(options: HubOptions) {
     const { limits, nicknames, cluster } = options.config;
@@ -150,6 +154,11 @@ export class Hub {
         this.#bus.unwatch(room.name);
       },
     };
+    this.#moderation = options.moderation;
+    this.#moderation?.connect({
+      connections: () => this.#live.values(),
+      endSession: (sid, nickname, close) => this.logout(sid, nickname, close),
+    });
     this.#bus.listen((envelope) => this.receive(envelope));
     // One shared timer, at a third of the presence TTL, renews every lease.
     this.#timer = setInterval(() => this.#tick(), ttlMs / 3);
@@ -189,6 +198,7 @@ export class Hub {
       log: this.#log,
     });
     session.sockets.add(connection);
+    if (this.#moderation) bindGate(session, this.#moderation);
     room.attach();
     this.#live.add(connection);
     const guard = (fn: () => void | Promise<void>) =>
@@ -208,14 +218,18 @@ export class Hub {
     }
   }
 
-  /** Ends a session: closes its sockets (one leave per room) and frees its nickname. */
-  async logout(sid: string, nickname: string): Promise<void> {
+  /** Ends a session: closes its sockets (one leave per room; 4401 unless told) and frees its nickname. */
+  async logout(
+    sid: string,
+    nickname: string,
+    close = { code: CLOSE.SESSION_INVALID as number, reason: "Logged out" },
+  ): Promise<void> {
     this.#ended.set(sid, true);
     const session = this.#sessions.get(sid);
     if (session) {
       session.loggedOut = true;
       for (const connection of [...session.sockets]) {
-        connection.close(CLOSE.SESSION_INVALID, "Logged out");
+        connection.close(close.code, close.reason);
       }
       this.#sessions.delete(sid);
     }
@@ -301,6 +315,7 @@ export class Hub {
       connection.close(CLOSE.TOO_BIG, "Frame too large");
       return;
     }
+    if (this.#moderation?.intercept(connection, data)) return;
     const request = parseClientFrame(data);
     if (request.type === "error") {
       if (!strike(connection, this.#now())) {

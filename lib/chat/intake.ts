@@ -8,6 +8,7 @@
  */
 import { countRateLimited } from "../app/telemetry.ts";
 import type { AppendedMessage } from "../storage/history.ts";
+import { moderationRefusal } from "../moderation/gate.ts";
 import type { Connection } from "./connection.ts";
 import type { AddressLimiter } from "./limits.ts";
 import {
@@ -42,7 +43,11 @@ export function intake(
   const { session } = member;
   const { policy } = session;
   if (request.type === "typing") {
-    if (policy.allowTyping(ctx.room, ctx.now)) {
+    const muted = moderationRefusal(member, ctx.room, {
+      now: ctx.now,
+      typing: true,
+    });
+    if (muted === undefined && policy.allowTyping(ctx.room, ctx.now)) {
       return { type: "typing", nickname: session.nickname };
     }
     strike(member, ctx.now);
@@ -63,7 +68,7 @@ export function intake(
       return undefined;
     }
   }
-  if (!takeToken(member, ctx)) return undefined;
+  if (!mayPost(member, ctx)) return undefined;
   const message: ChatMessage = {
     type: "message",
     id: 0,
@@ -93,7 +98,7 @@ function change(
   const ts = ctx.now;
   if (request.type === "edit") {
     const checked = checkText(member, request.text, ctx);
-    if (!checked || !takeToken(member, ctx)) return undefined;
+    if (!checked || !mayPost(member, ctx)) return undefined;
     const edit: SequencedEvent = {
       type: "edit",
       id: 0,
@@ -105,7 +110,7 @@ function change(
     if (request.cid !== undefined) edit.cid = request.cid;
     return edit;
   }
-  if (!takeToken(member, ctx)) return undefined;
+  if (!mayPost(member, ctx)) return undefined;
   if (request.type === "delete") {
     return { type: "delete", id: 0, ts, target, by: "author" };
   }
@@ -126,6 +131,23 @@ function checkText(
     member.send(errorFrame(checked.code, checked.message));
   }
   return undefined;
+}
+
+/**
+ * Whether a member may post now: a token from its session's and its
+ * address's buckets, and no mute, lock or slow mode (lib/moderation/) in
+ * the way; false when refused (answered, or closed for abuse).
+ */
+function mayPost(
+  member: Connection,
+  ctx: { now: number; room: string; addresses: AddressLimiter },
+): boolean {
+  if (!takeToken(member, ctx)) return false;
+  const refusal = moderationRefusal(member, ctx.room, { now: ctx.now });
+  if (refusal === undefined) return true;
+  // A refusal is a strike too, so a muted flooder is still closed.
+  if (!strike(member, ctx.now)) member.send(refusal);
+  return false;
 }
 
 /** Takes a token from the session's and the address's buckets; false (answered, or closed for abuse) when one is empty. */

@@ -40,6 +40,11 @@ export class TokenBucket {
     return (1 - this.#tokens) / this.perSecond;
   }
 
+  /** Gives back a token taken for something that did not count (a right password). */
+  refund(): void {
+    this.#tokens = Math.min(this.burst, this.#tokens + 1);
+  }
+
   /** Whether it has refilled completely by `now`: dropping it loses nothing. */
   isFull(now: number): boolean {
     this.#refill(now);
@@ -75,6 +80,11 @@ export class AddressLimiter {
       this.#buckets.set(address, bucket);
     }
     return bucket.take(now);
+  }
+
+  /** Gives back the token `address` took last, when what it paid for did not count. */
+  refund(address: string): void {
+    this.#buckets.get(address)?.refund();
   }
 
   /** Addresses held now. */

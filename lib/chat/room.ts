@@ -49,6 +49,7 @@ import {
 } from "./protocol.ts";
 import { RoomChanges } from "./room_events.ts";
 import { Sequencer } from "./sequencer.ts";
+import { afterWelcome } from "../moderation/gate.ts";
 
 /** One room on this instance: its members and the pipeline their events take. */
 export class Room {
@@ -449,6 +450,7 @@ export class Room {
         { nickname: member.session.nickname, room: this.name },
         part,
       ));
+      afterWelcome(member);
       for (const request of member.takeHeld()) this.accept(member, request);
     }
   }

@@ -45,4 +45,30 @@ export const KEYS = {
   revoked: (sid: string): Deno.KvKey => ["revoked", sid],
   /** Every session ended by logout. */
   revokedPrefix: ["revoked"] as Deno.KvKey,
+  /** A session that logged in with a moderator's password. */
+  moderatorSession: (sid: string): Deno.KvKey => ["mod_session", sid],
+  /** A ban by nickname skeleton: the record, with the sessions and address it covers. */
+  banByNick: (key: string): Deno.KvKey => ["ban", "nick", key],
+  /** A ban of one session, pointing at its nickname's record. */
+  banBySession: (sid: string): Deno.KvKey => ["ban", "sid", sid],
+  /** A ban of one address, pointing at its nickname's record. */
+  banByAddress: (ip: string): Deno.KvKey => ["ban", "ip", ip],
+  /** Every ban key. */
+  banPrefix: ["ban"] as Deno.KvKey,
+  /** A mute, by nickname skeleton. */
+  mute: (key: string): Deno.KvKey => ["mute", key],
+  /** Every mute. */
+  mutePrefix: ["mute"] as Deno.KvKey,
+  /** A room's moderation settings: slow mode, lock, topic. */
+  roomRules: (room: string): Deno.KvKey => ["room_rules", room],
+  /** Every room's moderation settings. */
+  roomRulesPrefix: ["room_rules"] as Deno.KvKey,
+  /** One audit log entry; ids sort by time. */
+  audit: (id: string): Deno.KvKey => ["audit", id],
+  /** The audit log. */
+  auditPrefix: ["audit"] as Deno.KvKey,
+  /** The number of the newest moderation signal; watched by every instance. */
+  moderationHead: ["mod_signal_head"] as Deno.KvKey,
+  /** One moderation signal for the other instances (short-lived). */
+  moderationSignal: (n: number): Deno.KvKey => ["mod_signal", n],
 } as const;

@@ -23,7 +23,12 @@ export type LoginHint =
   | "nick_taken"
   | "session_lost"
   | "too_many_logins"
-  | "store_unavailable";
+  | "store_unavailable"
+  | "password_needed"
+  | "password_wrong"
+  | "password_rate_limited"
+  | "banned"
+  | "banned_permanent";
 
 const en = {
   app_name: "Chat",
@@ -50,6 +55,15 @@ const en = {
     "Too many logins from your address, please wait a minute and try again",
   hint_store_unavailable:
     "The chat cannot save logins right now, please try again in a little while",
+  login_password_label: "Moderator password",
+  hint_password_needed:
+    "This nickname belongs to a moderator, please enter its password",
+  hint_password_wrong: "That password is not right, please try again",
+  hint_password_rate_limited:
+    "Too many wrong passwords from your address, please wait {minutes} min",
+  hint_banned:
+    "A moderator has banned you from this chat for {minutes} more min",
+  hint_banned_permanent: "A moderator has banned you from this chat",
 
   chat_title: "{room} · Chat",
   room_lobby: "Lobby",
@@ -99,6 +113,11 @@ const en = {
   error_rate_limited_wait:
     "You are sending messages too fast, please wait {seconds} s",
   error_internal: "Something went wrong on the server, please try again",
+  error_muted: "A moderator has muted you: you can read but not post",
+  error_room_locked: "A moderator has locked this room: only moderators post",
+  error_slow_mode: "Slow mode is on: please wait {seconds} s",
+  close_kicked: "A moderator removed you from this room; reload to come back",
+  close_banned: "A moderator has banned you from this chat",
   error_unknown: "Something went wrong ({code})",
   unread_title: "({count}) {title}",
   noscript: "This chat needs JavaScript to send and receive messages",
@@ -136,6 +155,12 @@ const zhCN: Record<MessageKey, string> = {
   hint_session_lost: "会话已结束，请重新输入昵称",
   hint_too_many_logins: "你的地址登录次数过多，请稍等一分钟再试",
   hint_store_unavailable: "聊天室暂时无法保存登录，请稍后再试",
+  login_password_label: "管理员密码",
+  hint_password_needed: "这个昵称属于管理员，请输入密码",
+  hint_password_wrong: "密码不正确，请重试",
+  hint_password_rate_limited: "你的地址输错密码次数过多，请等待 {minutes} 分钟",
+  hint_banned: "管理员已将你封禁，还剩 {minutes} 分钟",
+  hint_banned_permanent: "管理员已将你永久封禁",
 
   chat_title: "{room} · 聊天室",
   room_lobby: "大厅",
@@ -184,6 +209,11 @@ const zhCN: Record<MessageKey, string> = {
   error_rate_limited: "发送太快了，请慢一点",
   error_rate_limited_wait: "发送太快了，请等待 {seconds} 秒",
   error_internal: "服务器出错了，请重试",
+  error_muted: "你已被管理员禁言：可以阅读，但不能发言",
+  error_room_locked: "管理员已锁定此聊天室：只有管理员可以发言",
+  error_slow_mode: "慢速模式已开启：请等待 {seconds} 秒",
+  close_kicked: "管理员已将你移出此聊天室；刷新页面即可回来",
+  close_banned: "管理员已将你封禁",
   error_unknown: "出错了（{code}）",
   unread_title: "({count}) {title}",
   noscript: "聊天室需要启用 JavaScript 才能收发消息",
@@ -238,6 +268,11 @@ const CLIENT_KEYS: readonly MessageKey[] = [
   "error_rate_limited",
   "error_rate_limited_wait",
   "error_internal",
+  "error_muted",
+  "error_room_locked",
+  "error_slow_mode",
+  "close_kicked",
+  "close_banned",
   "error_unknown",
   "unread_title",
 ];

@@ -135,6 +135,16 @@ export function createConnection(
       location.assign("/login");
       return;
     }
+    if (code === CLOSE.KICKED || code === CLOSE.BANNED) {
+      // A moderator's decision: reconnecting by itself would undo a kick
+      stopped = true;
+      notice(
+        s(code === CLOSE.KICKED ? "close_kicked" : "close_banned"),
+        "error",
+      );
+      setStatus("offline");
+      return;
+    }
     if (code === CLOSE.RESTART) {
       notice(s("notice_restarting"));
       scheduleReconnect(0);

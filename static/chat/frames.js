@@ -182,6 +182,14 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
     } else if (code === "internal") {
       log.notice(s("error_internal"), "error");
       outbox.retry(3);
+    } else if (code === "muted" || code === "room_locked") {
+      const text = s(code === "muted" ? "error_muted" : "error_room_locked");
+      log.notice(text, "error");
+      outbox.refuseOldest(text);
+    } else if (code === "slow_mode") {
+      const wait = typeof retryAfter === "number" ? Math.ceil(retryAfter) : 0;
+      log.notice(s("error_slow_mode", { seconds: wait }), "error");
+      outbox.slowDown(wait || 2);
     } else if (
       code === "too_long" || code === "empty" || code === "bad_request"
     ) {

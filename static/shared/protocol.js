@@ -39,6 +39,9 @@ export const CLOSE = Object.freeze(
     TRY_AGAIN: 1013,
     SESSION_INVALID: 4401,
     NICK_TAKEN: 4409,
+    // Moderation (docs/PROTOCOL.md): the page does not reconnect by itself.
+    KICKED: 4403,
+    BANNED: 4410,
   }),
 );
 
@@ -55,12 +58,21 @@ export const SERVER_FRAMES = Object.freeze(
     "typing",
     "batch",
     "error",
+    "room",
+    "mod_ok",
   ]),
 );
 
 /** The `type` of every frame a client may send. */
 export const CLIENT_FRAMES = Object.freeze(
-  /** @type {const} */ (["message", "edit", "delete", "react", "typing"]),
+  /** @type {const} */ ([
+    "message",
+    "edit",
+    "delete",
+    "react",
+    "typing",
+    "mod",
+  ]),
 );
 
 /** The reactions a page offers first; any other single emoji is allowed too. */

@@ -173,7 +173,7 @@ export interface Login {
 export async function login(
   server: { origin: string },
   nickname: string,
-  options: { cookie?: string; origin?: string } = {},
+  options: { cookie?: string; origin?: string; password?: string } = {},
 ): Promise<Login> {
   const headers: Record<string, string> = {
     "content-type": "application/x-www-form-urlencoded",
@@ -183,7 +183,11 @@ export async function login(
   const res = await fetch(`${server.origin}/login`, {
     method: "POST",
     headers,
-    body: new URLSearchParams({ nickname }),
+    body: new URLSearchParams(
+      options.password === undefined
+        ? { nickname }
+        : { nickname, password: options.password },
+    ),
     redirect: "manual",
   });
   const body = await res.text();

@@ -175,3 +175,22 @@ Deno.test("MAX_ROOMS caps the rooms of every instance sharing one KV", async () 
   await using inRed = await joinAs(b, "cyd", { room: "red" });
   assert.equal(inRed.welcome?.room, "red");
 });
+
+Deno.test("Scrollback answers 429 with Retry-After once an address spends its burst", async () => {
+  await using server = await startServer({
+    SCROLLBACK_RATE_BURST: "3",
+    SCROLLBACK_RATE_PER_SECOND: "0.01",
+  });
+  const cookie = await loginOk(server, "reader");
+  const path = "/api/rooms/lobby/messages?limit=10";
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await getPage(server, path, cookie)).status, 200);
+  }
+  const refused = await getPage(server, path, cookie);
+  assert.equal(refused.status, 429);
+  assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+  assert.match(JSON.parse(refused.body).error, /^Too many pages: wait \d+ s/);
+  // Another session from the same address shares the bucket.
+  const other = await loginOk(server, "reader2");
+  assert.equal((await getPage(server, path, other)).status, 429);
+});

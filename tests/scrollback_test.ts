@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  getPage,
   HIGH_RATE,
   loginOk,
   range,
@@ -15,6 +16,7 @@ import {
   startServer,
   type TestClient,
 } from "./helpers/harness.ts";
+import { openFaultyKv } from "./helpers/kv_faults.ts";
 
 /** Fetches a scrollback page with `cookie`; returns the status and the parsed body. */
 async function page(
@@ -202,4 +204,20 @@ Deno.test("the room list gives each room's latest id, changes included", async (
     { name: "lobby", users: 1, latest: 3 },
   ]);
   await dev.close();
+});
+
+Deno.test("scrollback answers 503 when KV refuses the read, never a 500", async () => {
+  using faulty = await openFaultyKv();
+  await using server = await startServer({}, { kv: faulty.kv });
+  const cookie = await loginOk(server, "reader");
+  faulty.failGets((key) => key[0] === "seq", "Database is locked");
+  const page = await getPage(server, "/api/rooms/lobby/messages", cookie);
+  assert.equal(page.status, 503);
+  assert.equal(page.headers.get("retry-after"), "5");
+  assert.ok(!page.body.includes("Database is locked"));
+  faulty.heal();
+  assert.equal(
+    (await getPage(server, "/api/rooms/lobby/messages", cookie)).status,
+    200,
+  );
 });

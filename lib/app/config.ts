@@ -60,6 +60,9 @@ export interface LimitsConfig {
   roomCreatePerHour: number;
   /** Rooms with stored history at most: storage is bounded by this × HISTORY_SIZE. */
   maxRooms: number;
+  /** Scrollback pages one address may read at once (a token bucket per address). */
+  scrollbackBurst: number;
+  scrollbackPerSecond: number;
   slowClientBytes: number;
   idleTimeoutSeconds: number;
   /** How long after posting a message its author may edit it. */
@@ -414,6 +417,8 @@ export function loadConfig(
       roomCreateBurst: int("ROOM_CREATE_BURST", 5, 1, 1e9),
       roomCreatePerHour: rate("ROOM_CREATE_PER_HOUR", 20),
       maxRooms: int("MAX_ROOMS", 1000, 1, 1e7),
+      scrollbackBurst: int("SCROLLBACK_RATE_BURST", 20, 1, 1e9),
+      scrollbackPerSecond: rate("SCROLLBACK_RATE_PER_SECOND", 2),
       slowClientBytes: int("SLOW_CLIENT_BYTES", 1024 * 1024, 1024, 2 ** 40),
       idleTimeoutSeconds: int("IDLE_TIMEOUT_SECONDS", 30, 0, 3600),
       editWindowMinutes: int("EDIT_WINDOW_MINUTES", 15, 0, 525600),

@@ -145,7 +145,8 @@ export type RateLimitReason =
   | "connections_per_ip"
   | "connections"
   | "logins"
-  | "rooms";
+  | "rooms"
+  | "scrollback";
 
 /** Records one fan-out: `frames` sockets written, each frame carrying `events` events. */
 export function recordFanout(frames: number, events: number): void {

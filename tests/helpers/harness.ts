@@ -54,6 +54,8 @@ export const LOOSE_ADDRESS_LIMITS = {
   ADDRESS_RATE_PER_SECOND: "1000000",
   ROOM_CREATE_BURST: "100000",
   ROOM_CREATE_PER_HOUR: "100000",
+  SCROLLBACK_RATE_BURST: "100000",
+  SCROLLBACK_RATE_PER_SECOND: "100000",
 };
 
 /** Rate limits no test reaches unless it means to. */

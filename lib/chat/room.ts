@@ -7,7 +7,8 @@
  *    ({@linkcode Room.receive}); confirmed sockets wait to join
  *    ({@linkcode Room.join}).
  * 2. schedule: one flush at a time per room, on the next microtask (or
- *    after BATCH_MS), so whatever piles up meanwhile leaves together.
+ *    after BATCH_MS), so whatever piles up meanwhile leaves together; a
+ *    busy room's flush is held a little longer (flush_pacer.ts).
  * 3. start: on the first flush, the sequencer starts at the store's head
  *    and presence is seeded from the other instances' leases.
  * 4. commit: new messages get their ids in one KV commit, before anyone
@@ -33,6 +34,7 @@ import {
   type ConnectionState,
   MemberList,
 } from "./connection.ts";
+import { FlushPacer } from "./flush_pacer.ts";
 import { RoomPresence } from "./presence.ts";
 import type { RoomContext } from "./room_context.ts";
 import { intake } from "./intake.ts";
@@ -65,6 +67,7 @@ export class Room {
   #outgoing: BusEvent[] = [];
   #scheduled = false;
   #flushing = false;
+  #pacer = new FlushPacer();
   #starting: Promise<void> | undefined;
   /** Connections attached here in any state; the room is kept while any are. */
   #attached = 0;
@@ -184,6 +187,7 @@ export class Room {
   stop(): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    this.#pacer.stop();
   }
 
   // ---- 2. schedule ----
@@ -194,7 +198,12 @@ export class Room {
     // pile up while the KV commit is in flight and leave as one frame.
     const { batchMs } = this.#ctx.settings;
     if (batchMs > 0) setTimeout(() => this.#flush(), batchMs);
-    else queueMicrotask(() => this.#flush());
+    else {
+      this.#pacer.schedule(
+        () => this.#flush(),
+        () => this.#queue.length + this.#joins.length,
+      );
+    }
   }
 
   #pending(): boolean {
@@ -222,6 +231,8 @@ export class Room {
         await this.#publish(published);
         if (joined.length > 0) await this.#welcome(joined);
         joins = [];
+        // A busy room's next frame waits for the pacer (finally reschedules).
+        if (this.#pacer.holding) break;
       }
     } catch (err) {
       this.#ctx.log("Flush failed: its joiners are closed to retry", {
@@ -340,7 +351,10 @@ export class Room {
 
   // ---- 7. fan out ----
   #fanOut(events: RoomEvent[]): void {
-    this.#ctx.fanout.send(this.members.list, events);
+    this.#pacer.timed(
+      events.length,
+      () => this.#ctx.fanout.send(this.members.list, events),
+    );
   }
 
   // ---- 8. publish ----

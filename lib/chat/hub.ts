@@ -15,7 +15,11 @@ import {
   NO_PRESENCE_LEASES,
   type PresenceStore,
 } from "../storage/presence_leases.ts";
-import { Connection, type ConnectionState } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionState,
+  type SocketHandlers,
+} from "./connection.ts";
 import { Fanout } from "./fanout.ts";
 import { ConnectionCounter, type ConnectionRefusal } from "./limits.ts";
 import { NickLeases } from "./nick_leases.ts";
@@ -87,6 +91,15 @@ export class Hub {
   #live = new Set<Connection>();
   #timer: ReturnType<typeof setInterval>;
   #closing = false;
+  // One set of callbacks for every connection, so none holds closures of its own.
+  #onGone = (c: Connection, previous: ConnectionState) =>
+    this.#detach(c, previous);
+  #onReleased = (c: Connection) => this.#release(c);
+  #handlers: SocketHandlers = {
+    open: (c) => this.#onOpen(c),
+    message: (c, event) => this.#onMessage(c, event),
+    log: (...args) => this.#log(...args),
+  };
 
   constructor(options: HubOptions) {
     const { limits, nicknames, cluster } = options.config;
@@ -163,24 +176,15 @@ export class Hub {
       ip: info.ip,
       since: info.since,
       epoch: info.epoch,
-      onGone: (c, previous) => this.#detach(c, previous),
-      onReleased: (c) => this.#release(c),
+      onGone: this.#onGone,
+      onReleased: this.#onReleased,
       backlog: this.#fanout,
       log: this.#log,
     });
     session.sockets.add(connection);
     room.attach();
     this.#live.add(connection);
-    const guard = (fn: () => void | Promise<void>) =>
-      connection.guard(fn, this.#log, () => ({
-        nickname: session.nickname,
-        room: room.name,
-      }));
-    socket.onopen = () => guard(() => this.#onOpen(connection));
-    socket.onmessage = (event) =>
-      guard(() => this.#onMessage(connection, event));
-    socket.onclose = () => guard(() => connection.closed());
-    socket.onerror = () => {/* a close event always follows */};
+    connection.listen(this.#handlers);
     if (this.#closing) connection.close(CLOSE.RESTART, "Server restarting");
   }
 

@@ -76,12 +76,12 @@ Deno.test("FlushPacer: an expensive fan-out holds the next flush about as long",
   assert.equal(pacer.holding, false);
 });
 
-Deno.test("FlushPacer: stop() runs a held flush on a microtask instead", async () => {
+Deno.test("FlushPacer: hurry() runs a held flush on a microtask instead", async () => {
   const pacer = new FlushPacer({ maxHoldMs: 10_000 });
   pacer.timed(50, () => {});
   let ran = false;
   pacer.schedule(() => ran = true, () => 1);
-  pacer.stop();
+  pacer.hurry();
   await Promise.resolve();
   assert.equal(ran, true);
 });

@@ -96,8 +96,8 @@ export class FlushPacer {
     }
   }
 
-  /** Cancels a held flush and runs it on a microtask instead (shutdown). */
-  stop(): void {
+  /** Cancels a held flush and runs it on a microtask instead (a joiner waits, or shutdown). */
+  hurry(): void {
     if (this.#timer === undefined) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -134,6 +134,8 @@ export class Room {
   join(member: Connection): void {
     member.advance("queued");
     this.#joins.push(member);
+    // A joiner's welcome does not wait for a busy room's gathering.
+    if (this.#scheduled) this.#pacer.hurry();
     this.#schedule();
   }
 
@@ -187,7 +189,7 @@ export class Room {
   stop(): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    this.#pacer.stop();
+    this.#pacer.hurry();
   }
 
   // ---- 2. schedule ----
@@ -199,10 +201,8 @@ export class Room {
     const { batchMs } = this.#ctx.settings;
     if (batchMs > 0) setTimeout(() => this.#flush(), batchMs);
     else {
-      this.#pacer.schedule(
-        () => this.#flush(),
-        () => this.#queue.length + this.#joins.length,
-      );
+      this.#pacer.schedule(() => this.#flush(), () => this.#queue.length);
+      if (this.#joins.length > 0) this.#pacer.hurry();
     }
   }
 
@@ -231,8 +231,6 @@ export class Room {
         await this.#publish(published);
         if (joined.length > 0) await this.#welcome(joined);
         joins = [];
-        // A busy room's next frame waits for the pacer (finally reschedules).
-        if (this.#pacer.holding) break;
       }
     } catch (err) {
       this.#ctx.log("Flush failed: its joiners are closed to retry", {

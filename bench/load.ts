@@ -20,7 +20,7 @@ import {
 /** Where to send the load, and the workload's parameters. */
 export interface LoadConfig {
   /** Which server this is, for the report. */
-  target: "server" | "baseline";
+  target: "server" | "baseline" | "bun";
   /** Server host (loopback). */
   hostname: string;
   /** Server port. */
@@ -120,6 +120,8 @@ export interface BurstResult {
   serverCpu: number;
   /** Processes that server CPU was summed over: 1, or 2 with WORKERS>1. */
   serverProcesses: number;
+  /** Events per message-carrying frame over the measured rounds (1 = no coalescing). */
+  eventsPerFrame: number;
   /** Error frames and failures seen. */
   errors: string[];
 }
@@ -225,7 +227,7 @@ export interface IdleResult {
 /** Any workload's result, plus which target it ran against. */
 export type LoadResult = (BurstResult | CapacityResult | IdleResult) & {
   /** Which server. */
-  target: "server" | "baseline";
+  target: "server" | "baseline" | "bun";
 };
 
 const decoder = new TextDecoder();
@@ -434,6 +436,7 @@ async function runBurst(load: Load, cfg: BurstConfig): Promise<BurstResult> {
   let complete = 0;
   let duplicated = 0;
   let stray = 0;
+  let frames = 0; // frames that carried messages, to see how the server batches
   let roundDone = () => {};
   const sockets = new Array<BenchSocket>(n);
   await pool(n, 64, async (i) => {
@@ -453,6 +456,7 @@ async function runBurst(load: Load, cfg: BurstConfig): Promise<BurstResult> {
         if (++got[i] === expectedEach && ++complete === n) roundDone();
       }, false);
       if (found === 0) load.untagged(data, start, end);
+      else frames++;
     });
   });
   await load.quiet();
@@ -499,6 +503,7 @@ async function runBurst(load: Load, cfg: BurstConfig): Promise<BurstResult> {
     if (await oneRound() === null) break;
   }
   const meters = await load.meters();
+  frames = 0;
   let rounds = 0;
   let measuredMs = 0;
   while (lost === 0 && (rounds === 0 || measuredMs < cfg.measureMs)) {
@@ -517,6 +522,7 @@ async function runBurst(load: Load, cfg: BurstConfig): Promise<BurstResult> {
     load.error(`${stray} deliveries from a finished round (duplicates)`);
   }
   const deliveries = rounds * n * expectedEach;
+  const measuredFrames = frames;
   return {
     kind: "burst",
     clients: n,
@@ -530,6 +536,7 @@ async function runBurst(load: Load, cfg: BurstConfig): Promise<BurstResult> {
     loadCpu,
     serverCpu,
     serverProcesses: meters.server.pids.length,
+    eventsPerFrame: measuredFrames > 0 ? deliveries / measuredFrames : 0,
     errors: load.errors,
   };
 }

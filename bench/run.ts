@@ -1,8 +1,8 @@
 /**
- * `deno task bench`: runs every workload against the chat server and the raw
- * baseline, alternating them (server, baseline, server, baseline, ...) so slow
- * drift of the machine hits both alike, prints one table and writes
- * bench/results.json.
+ * `deno task bench`: runs every workload against the chat server, the raw
+ * baseline and, when it is installed (bench/peers.ts), Bun's native pub/sub,
+ * alternating them (server, baseline, bun, server, ...) so slow drift of the
+ * machine hits all alike, prints one table and writes bench/results.json.
  *
  * Each run gets a fresh server process pinned to CPU 0 and a fresh load
  * process (bench/load.ts) pinned to CPU 1, when `taskset` exists. The
@@ -13,7 +13,9 @@
  * BENCH_WORKLOADS (burst32,burst1000,workers32,workers1000,capacity,idle,page;
  * page, the chat page in Chromium, is in full runs only: bench/page_render.ts),
  * BENCH_MEMBERS, BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT,
- * BENCH_PAGE_MESSAGES, BENCH_KV (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,...").
+ * BENCH_PAGE_MESSAGES, BENCH_KV (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,..."),
+ * BENCH_CPU_PROF (a folder for the chat server's --cpu-prof profiles),
+ * BENCH_BUN (0 = no Bun peer, 1 = use it in a quick run too, or a path).
  */
 import type {
   BurstResult,
@@ -23,6 +25,7 @@ import type {
   LoadResult,
 } from "./load.ts";
 import { descendants, median, readProc } from "./metrics.ts";
+import { findBun } from "./peers.ts";
 import { freePort } from "./ports.ts";
 import {
   PAGE_WORKLOAD,
@@ -35,6 +38,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const LOAD_SCRIPT = new URL("./load.ts", import.meta.url).pathname;
 const BASELINE_SCRIPT = new URL("./baseline_server.ts", import.meta.url)
   .pathname;
+const BUN_SCRIPT = new URL("./bun_server.ts", import.meta.url).pathname;
 const HOST = "127.0.0.1";
 /** Above this CPU share the load process may be what limits a figure. */
 const LOAD_CPU_LIMIT = 0.9;
@@ -48,7 +52,7 @@ const LOAD_CPU_LIMIT = 0.9;
 const WORKERS_ENV: Record<string, string> = {};
 
 /** Which server a run drives. */
-export type Target = "server" | "baseline";
+export type Target = "server" | "baseline" | "bun";
 
 /** One workload of the suite. */
 export interface WorkloadSpec {
@@ -86,6 +90,8 @@ export interface Settings {
   serverEnv: Record<string, string>;
   /** Messages in the page workload's burst, 0 to skip it. */
   page: number;
+  /** BENCH_BUN as given: "0", "1", a path, or unset. */
+  bun?: string;
 }
 
 /** Reads the settings from the environment. */
@@ -203,6 +209,7 @@ export function readSettings(
     page: (wanted.length ? wanted.includes(PAGE_WORKLOAD) : !quick)
       ? pageMessages(env, quick)
       : 0,
+    bun: env.BENCH_BUN,
   };
 }
 
@@ -235,6 +242,8 @@ interface StartOptions {
   serverEnv?: Record<string, string>;
   /** The chat server's `deno run ... main.ts` command, from {@linkcode startCommand}. */
   command: string[];
+  /** The Bun binary, for the bun target. */
+  bunPath?: string;
 }
 
 /**
@@ -299,7 +308,7 @@ async function startTarget(
   const port = freePort(HOST);
   const inspectPort = inspect ? freePort(HOST) : 0;
   const kvFile = `./data/bench-${randomHex(6)}.db`;
-  const env: Record<string, string> = target === "baseline"
+  const env: Record<string, string> = target !== "server"
     ? { PORT: String(port), HOST }
     : {
       PORT: String(port),
@@ -329,10 +338,17 @@ async function startTarget(
   // The same command as `deno task start`; the baseline needs only the net.
   const denoArgs = target === "baseline"
     ? ["deno", "run", "--allow-net", "--allow-env", BASELINE_SCRIPT]
+    : target === "bun"
+    ? [options.bunPath ?? "bun", "run", BUN_SCRIPT]
     : [...options.command];
   // Only the idle workload adds the inspector: it lets the load force a GC
   // and read the live heap; the busy workloads run the plain command.
   if (inspect) denoArgs.splice(2, 0, `--inspect=${HOST}:${inspectPort}`);
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every chat server run.
+  const profDir = Deno.env.get("BENCH_CPU_PROF");
+  if (profDir && target === "server") {
+    denoArgs.splice(2, 0, "--cpu-prof", `--cpu-prof-dir=${profDir}`);
+  }
   const [cmd, args] = pinned(pin, 0, denoArgs);
   if (target === "server" && settings.kv === "file") {
     await Deno.mkdir(`${ROOT}data`, { recursive: true });
@@ -520,8 +536,12 @@ export interface SummaryRow {
   server: Spread;
   /** Baseline figures over repetitions. */
   baseline: Spread;
+  /** Bun figures over repetitions (NaN when Bun did not run). */
+  bun: Spread;
   /** server / baseline, paired per repetition. */
   ratio: Spread;
+  /** server / Bun, paired per repetition. */
+  bunRatio: Spread;
   /** server − baseline, paired per repetition. */
   difference: Spread;
   /** Deliveries (or connections) lost over all runs of this workload. */
@@ -607,10 +627,16 @@ export function summarise(
         mine.filter((r) => r.target === target).sort((a, b) => a.rep - b.rep);
       const server = of("server");
       const baseline = of("baseline");
+      const bun = of("bun");
       const ratios: number[] = [];
+      const bunRatios: number[] = [];
       const differences: number[] = [];
       for (const s of server) {
         const b = baseline.find((r) => r.rep === s.rep);
+        const u = bun.find((r) => r.rep === s.rep);
+        if (u) {
+          bunRatios.push(metricOf(s.result, key) / metricOf(u.result, key));
+        }
         if (!b) continue;
         ratios.push(metricOf(s.result, key) / metricOf(b.result, key));
         differences.push(metricOf(s.result, key) - metricOf(b.result, key));
@@ -622,7 +648,9 @@ export function summarise(
         higherIsBetter,
         server: spread(server.map((r) => metricOf(r.result, key))),
         baseline: spread(baseline.map((r) => metricOf(r.result, key))),
+        bun: spread(bun.map((r) => metricOf(r.result, key))),
         ratio: spread(ratios),
+        bunRatio: spread(bunRatios),
         difference: spread(differences),
         ...losses(mine),
         loadCpuMax: Math.max(0, ...mine.map((r) => r.result.loadCpu)),
@@ -722,8 +750,8 @@ function fmtSpread(s: Spread): string {
 /** The summary as a Markdown table. */
 export function summaryTable(rows: SummaryRow[]): string {
   const lines = [
-    "| Workload | Metric | Chat server | Baseline | Server / baseline | Lost / dup | Load CPU max | Note |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| Workload | Metric | Chat server | Raw Deno | Server / raw | Bun pub/sub | Server / Bun | Lost / dup | Load CPU max | Note |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of rows) {
     const notes: string[] = [];
@@ -739,7 +767,9 @@ export function summaryTable(rows: SummaryRow[]): string {
     lines.push(
       `| ${r.label} | ${r.metric} | ${fmtSpread(r.server)} | ${
         fmtSpread(r.baseline)
-      } | ${fmtSpread(r.ratio)} | ${r.lost} / ${r.duplicated} | ${
+      } | ${fmtSpread(r.ratio)} | ${fmtSpread(r.bun)} | ${
+        fmtSpread(r.bunRatio)
+      } | ${r.lost} / ${r.duplicated} | ${
         Math.round(r.loadCpuMax * 100)
       }% | ${note} |`,
     );
@@ -855,6 +885,8 @@ export async function runBench(settings: Settings) {
     );
   }
   const command = await startCommand();
+  const peer = await findBun({ BENCH_BUN: settings.bun }, settings.quick);
+  console.log(peer.note);
   const logDir = await Deno.makeTempDir({ prefix: "chat-bench-" });
   console.log(`Server logs: ${logDir}`);
   const started = new Date();
@@ -869,6 +901,10 @@ export async function runBench(settings: Settings) {
       const variants: { target: Target; workers?: number }[] = w.workers
         ? w.workers.map((workers) => ({ target: "server", workers }))
         : [{ target: "server" }, { target: "baseline" }];
+      // Bun has no inspector to force a GC with, so it skips workload C.
+      if (peer.bun && !w.workers && w.config.kind !== "idle") {
+        variants.push({ target: "bun" });
+      }
       const runPinned = pin && !w.workers;
       for (const { target, workers } of variants) {
         index++;
@@ -882,6 +918,7 @@ export async function runBench(settings: Settings) {
           workers,
           serverEnv: w.serverEnv,
           command,
+          bunPath: peer.bun?.path,
         });
         let result: LoadResult;
         try {
@@ -939,6 +976,8 @@ export async function runBench(settings: Settings) {
     cores: navigator.hardwareConcurrency,
     pinned: pin,
     serverCommand: command,
+    bun: peer.bun ?? null,
+    bunNote: peer.note,
     settings: {
       reps: settings.reps,
       kv: settings.kv,

@@ -12,7 +12,10 @@ import {
   type RunRecord,
   scalingSummary,
   startCommand,
+  summarise,
+  summaryTable,
 } from "../bench/run.ts";
+import { findBun } from "../bench/peers.ts";
 import type { LoadResult } from "../bench/load.ts";
 import { measurePageRender } from "../bench/page_browser.ts";
 import { PAGE_WORKLOAD } from "../bench/page_render.ts";
@@ -190,6 +193,63 @@ Deno.test("scalingSummary pairs WORKERS values per repetition", () => {
   assert.deepEqual(row.ratio[1], { median: 1.25, min: 1, max: 1.5 });
   assert.deepEqual(row.totalCpu, [1.5, 1.5]);
   assert.equal(row.cpuPerDeliveryUs[1], (1e6 / 150 + 1e6 / 200) / 2);
+});
+
+Deno.test("summarise pairs the chat server with Bun per repetition, and shows – without Bun", () => {
+  const [w] = readSettings({ BENCH_WORKLOADS: "burst32" }).workloads;
+  const run = (
+    rep: number,
+    target: RunRecord["target"],
+    rate: number,
+  ): RunRecord => ({
+    rep,
+    workload: "burst32",
+    target,
+    pinned: true,
+    result: {
+      kind: "burst",
+      target,
+      deliveriesPerSecond: rate,
+      serverCpu: 1,
+      loadCpu: 0.5,
+      lost: 0,
+      duplicated: 0,
+    } as LoadResult,
+  });
+  const [row] = summarise([
+    run(1, "server", 100),
+    run(1, "baseline", 50),
+    run(1, "bun", 200),
+    run(2, "server", 300),
+    run(2, "baseline", 100),
+    run(2, "bun", 200),
+  ], [w]);
+  assert.deepEqual(row.bun, { median: 200, min: 200, max: 200 });
+  assert.deepEqual(row.bunRatio, { median: 1, min: 0.5, max: 1.5 });
+  assert.deepEqual(row.ratio, { median: 2.5, min: 2, max: 3 });
+  const [alone] = summarise([run(1, "server", 100), run(1, "baseline", 50)], [
+    w,
+  ]);
+  assert.ok(Number.isNaN(alone.bun.median));
+  assert.match(summaryTable([alone]), /\| 2\.00 \| – \| – \|/);
+});
+
+// CI has no Bun and must not fetch one: the bench only looks where
+// `npm install --prefix bench/.peers bun` puts it, or where BENCH_BUN says.
+Deno.test("findBun skips Bun in quick runs, when turned off, and when the binary is missing", async () => {
+  const off = await findBun({ BENCH_BUN: "0" }, false);
+  assert.equal(off.bun, undefined);
+  assert.match(off.note, /off/);
+  const quick = await findBun({}, true);
+  assert.equal(quick.bun, undefined);
+  assert.match(quick.note, /quick run/);
+  const missing = await findBun({ BENCH_BUN: "/nonexistent/bun" }, false);
+  assert.equal(missing.bun, undefined);
+  assert.match(missing.note, /skipped: no runnable bun at \/nonexistent\/bun/);
+  // Any runnable binary that prints a version counts; deno stands in for bun.
+  const found = await findBun({ BENCH_BUN: Deno.execPath() }, false);
+  assert.equal(found.bun?.path, Deno.execPath());
+  assert.match(found.bun?.version ?? "", /deno/);
 });
 
 Deno.test({

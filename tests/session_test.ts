@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Hono } from "hono";
+import { getSignedCookie, setSignedCookie } from "hono/cookie";
 import {
   decodeSession,
   encodeSession,
@@ -129,5 +130,67 @@ Deno.test("readSession() rejects a cookie issued in the future or past its max a
     const app = cookieApp(session);
     const got = await read(app, await issue(app));
     assert.equal(got !== null, ok, `issuedAt ${issuedAt - now} ms from now`);
+  }
+});
+
+// The server signs with a cached key; cookies hono/cookie signed before
+// must keep working, and hono/cookie must accept ours, over HTTP and HTTPS.
+Deno.test("session cookies stay compatible with hono/cookie's signed cookies both ways", async () => {
+  const session: Session = {
+    sid: "BBBBBBBBBBBBBBBBBBBBBB",
+    nickname: "Zoë 测试 <b>",
+    issuedAt: Date.now(),
+  };
+  const app = cookieApp(session);
+  const options = { secrets: [SECRET], maxAgeSeconds: MAX_AGE };
+  app.get("/old-set", async (c) => {
+    const https = c.req.query("https") !== undefined;
+    await setSignedCookie(c, "session", encodeSession(session), SECRET, {
+      httpOnly: true,
+      path: "/",
+      sameSite: "Lax",
+      maxAge: MAX_AGE,
+      ...(https ? { secure: true, prefix: "host" as const } : {}),
+    });
+    return c.text("ok");
+  });
+  app.get("/new-set", async (c) => {
+    await writeSession(c, session, { secret: SECRET, maxAgeSeconds: MAX_AGE });
+    return c.text("ok");
+  });
+  app.get("/old-get", async (c) => {
+    const prefix = c.req.url.startsWith("https:") ? "host" : undefined;
+    return c.json(await getSignedCookie(c, SECRET, "session", prefix) ?? null);
+  });
+  app.get(
+    "/new-get",
+    async (c) => c.json(await readSession(c, options) ?? null),
+  );
+  for (const origin of ["http://localhost", "https://localhost"]) {
+    const query = origin.startsWith("https") ? "?https" : "";
+    const oldHeader = (await app.request(`${origin}/old-set${query}`)).headers
+      .get("set-cookie")!;
+    const newHeader = (await app.request(`${origin}/new-set`)).headers.get(
+      "set-cookie",
+    )!;
+    // Same session, same secret, same bytes: the format did not change.
+    assert.equal(newHeader, oldHeader);
+    const cookie = oldHeader.split(";")[0];
+    const get = async (path: string, header: string) =>
+      await (await app.request(`${origin}${path}`, {
+        headers: { cookie: header },
+      })).json();
+    assert.deepEqual(await get("/new-get", cookie), session);
+    assert.equal(
+      await get("/old-get", newHeader.split(";")[0]),
+      encodeSession(session),
+    );
+    // And a signature from another secret fails both ways.
+    const other = cookie.replace(/\.[^.]*$/, ".") +
+      encodeURIComponent(
+        btoa(String.fromCharCode(...new Uint8Array(32).fill(7))),
+      );
+    assert.equal(await get("/new-get", other), null);
+    assert.equal(await get("/old-get", other), false);
   }
 });

@@ -1,16 +1,15 @@
 /**
- * The signed session cookie: hono/cookie signs it with HMAC-SHA256; this
- * module adds what signing alone lacks (issue time, max age, rotation).
+ * The signed session cookie, in hono/cookie's signed format (value, ".",
+ * base64 HMAC-SHA256, URI-encoded), plus what signing alone lacks (issue
+ * time, max age, rotation). It signs and verifies with keys imported once
+ * per secret (cookie_keys.ts) rather than through setSignedCookie and
+ * getSignedCookie, which import the key again on every call.
  *
  * @module
  */
 import type { Context } from "hono";
-import {
-  deleteCookie,
-  getCookie,
-  getSignedCookie,
-  setSignedCookie,
-} from "hono/cookie";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { signValue, verifyValue } from "./cookie_keys.ts";
 
 /** Who a browser is: a random session id, its nickname and when it logged in. */
 export interface Session {
@@ -146,18 +145,19 @@ export async function readSession(
   // Browsers cap a cookie near 4 KiB; anything far larger is not ours.
   if (!header || header.length > 16384) return undefined;
   try {
+    const decoded = getCookie(c, SESSION_COOKIE, prefix);
+    if (decoded === undefined) return undefined;
+    const dot = decoded.lastIndexOf(".");
+    const signature = decoded.slice(dot + 1);
+    // The shape hono/cookie's parser insists on before it verifies.
+    if (dot < 0 || signature.length !== 44 || !signature.endsWith("=")) {
+      return undefined;
+    }
+    const value = decoded.slice(0, dot);
     for (const secret of options.secrets) {
-      const value = await getSignedCookie(c, secret, SESSION_COOKIE, prefix);
-      if (typeof value !== "string") continue;
+      if (!await verifyValue(value, { signature, secret })) continue;
       const name = prefix ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
-      if (
-        !isCanonical(
-          rawCookie(header, name),
-          getCookie(c, SESSION_COOKIE, prefix),
-        )
-      ) {
-        return undefined;
-      }
+      if (!isCanonical(rawCookie(header, name), decoded)) return undefined;
       const session = decodeSession(value);
       if (!session) return undefined;
       const now = (options.now ?? Date.now)();
@@ -193,11 +193,12 @@ export async function writeSession(
   session: Session,
   options: { secret: string; maxAgeSeconds: number },
 ): Promise<void> {
-  await setSignedCookie(
+  const value = encodeSession(session);
+  // setCookie URI-encodes the whole value, as setSignedCookie does.
+  setCookie(
     c,
     SESSION_COOKIE,
-    encodeSession(session),
-    options.secret,
+    `${value}.${await signValue(value, options.secret)}`,
     {
       httpOnly: true,
       path: "/",

@@ -43,6 +43,14 @@ export const CLOSE_DRAIN_MS = 1000;
 /** A socket that neither opens nor closes this long after its upgrade is given up (its peer left mid-upgrade). */
 export const OPEN_TIMEOUT_MS = 5000;
 
+/** What a socket's events do, shared by every connection of a hub (see {@linkcode Connection.listen}). */
+export interface SocketHandlers {
+  open(connection: Connection): void | Promise<void>;
+  message(connection: Connection, event: MessageEvent): void | Promise<void>;
+  /** Where an unexpected error in a handler is logged. */
+  log: Logger;
+}
+
 /** Where a sent frame's backlog is judged once the event loop has turned (fanout.ts). */
 export interface BacklogWatch {
   watch(connection: Connection): void;
@@ -98,6 +106,7 @@ export class Connection {
   #released = false;
   #openTimer: ReturnType<typeof setTimeout> | undefined;
   #log: Logger | undefined;
+  #handlers: SocketHandlers | undefined;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     this.socket = socket;
@@ -135,6 +144,36 @@ export class Connection {
   get holdsNickname(): boolean {
     return this.#state === "queued" || this.#state === "counted" ||
       this.#state === "joined";
+  }
+
+  /**
+   * Routes the socket's events to `handlers`. The connection itself is the
+   * listener (handleEvent), so an idle connection holds no closures of its
+   * own for them; an unexpected error closes only this socket, with 1011.
+   */
+  listen(handlers: SocketHandlers): void {
+    this.#handlers = handlers;
+    for (const type of ["open", "message", "close", "error"]) {
+      this.socket.addEventListener(type, this);
+    }
+  }
+
+  /** The socket's events, as {@linkcode Connection.listen} set them up. */
+  handleEvent(event: Event): void {
+    const handlers = this.#handlers;
+    if (!handlers) return;
+    // An error event is always followed by a close event.
+    if (event.type === "error") return;
+    this.guard(
+      () =>
+        event.type === "message"
+          ? handlers.message(this, event as MessageEvent)
+          : event.type === "open"
+          ? handlers.open(this)
+          : this.closed(),
+      handlers.log,
+      () => ({ nickname: this.session.nickname, room: this.room.name }),
+    );
   }
 
   /** Keeps a frame until the join is processed; false when too many wait. */
@@ -211,7 +250,7 @@ export class Connection {
     ) {
       // What it still sends meanwhile is discarded: the connection is gone.
       this.#drainUntil = now + CLOSE_DRAIN_MS;
-      this.#drainTimer = setTimeout(this.#drain, CLOSE_QUIET_MS);
+      this.#drainTimer = setTimeout(() => this.#drain(), CLOSE_QUIET_MS);
       return;
     }
     this.#endDrain();
@@ -226,7 +265,7 @@ export class Connection {
     this.#release();
   }
 
-  #drain = (): void => {
+  #drain(): void {
     const now = Date.now();
     const quiet = now - this.#lastFrameAt;
     if (quiet >= CLOSE_QUIET_MS || now >= this.#drainUntil) {
@@ -234,10 +273,10 @@ export class Connection {
       return;
     }
     this.#drainTimer = setTimeout(
-      this.#drain,
+      () => this.#drain(),
       Math.min(CLOSE_QUIET_MS - quiet, this.#drainUntil - now),
     );
-  };
+  }
 
   #endDrain(): void {
     clearTimeout(this.#drainTimer);

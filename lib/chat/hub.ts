@@ -16,7 +16,11 @@ import {
   NO_PRESENCE_LEASES,
   type PresenceStore,
 } from "../storage/presence_leases.ts";
-import { Connection, type ConnectionState } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionState,
+  type SocketHandlers,
+} from "./connection.ts";
 import { Fanout } from "./fanout.ts";
 import {
   AddressLimiter,
@@ -104,6 +108,15 @@ export class Hub {
   #timer: ReturnType<typeof setInterval>;
   #closing = false;
   #moderation: ModerationGate | undefined;
+  // One set of callbacks for every connection, so none holds closures of its own.
+  #onGone = (c: Connection, previous: ConnectionState) =>
+    this.#detach(c, previous);
+  #onReleased = (c: Connection) => this.#release(c);
+  #handlers: SocketHandlers = {
+    open: (c) => this.#onOpen(c),
+    message: (c, event) => this.#onMessage(c, event),
+    log: (...args) => this.#log(...args),
+  };
 
   constructor(options: HubOptions) {
     const { limits, nicknames, cluster } = options.config;
@@ -192,8 +205,8 @@ export class Hub {
       ip: info.ip,
       since: info.since,
       epoch: info.epoch,
-      onGone: (c, previous) => this.#detach(c, previous),
-      onReleased: (c) => this.#release(c),
+      onGone: this.#onGone,
+      onReleased: this.#onReleased,
       backlog: this.#fanout,
       log: this.#log,
     });
@@ -201,16 +214,7 @@ export class Hub {
     if (this.#moderation) bindGate(session, this.#moderation);
     room.attach();
     this.#live.add(connection);
-    const guard = (fn: () => void | Promise<void>) =>
-      connection.guard(fn, this.#log, () => ({
-        nickname: session.nickname,
-        room: room.name,
-      }));
-    socket.onopen = () => guard(() => this.#onOpen(connection));
-    socket.onmessage = (event) =>
-      guard(() => this.#onMessage(connection, event));
-    socket.onclose = () => guard(() => connection.closed());
-    socket.onerror = () => {/* a close event always follows */};
+    connection.listen(this.#handlers);
     if (this.#closing) connection.close(CLOSE.RESTART, "Server restarting");
     // Its upgrade passed the revocation check before the logout landed.
     if (this.#ended.get(info.sid)) {

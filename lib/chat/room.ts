@@ -7,7 +7,8 @@
  *    ({@linkcode Room.receive}); confirmed sockets wait to join
  *    ({@linkcode Room.join}).
  * 2. schedule: one flush at a time per room, on the next microtask (or
- *    after BATCH_MS), so whatever piles up meanwhile leaves together.
+ *    after BATCH_MS), so whatever piles up meanwhile leaves together; a
+ *    busy room's flush is held a little longer (flush_pacer.ts).
  * 3. start: on the first flush, the sequencer starts at the store's head
  *    and presence is seeded from the other instances' leases.
  * 4. commit: new messages, and changes to earlier ones once checked
@@ -34,6 +35,7 @@ import {
   type ConnectionState,
   MemberList,
 } from "./connection.ts";
+import { FlushPacer } from "./flush_pacer.ts";
 import { RoomPresence } from "./presence.ts";
 import type { RoomContext } from "./room_context.ts";
 import { confirmRepeats, intake } from "./intake.ts";
@@ -70,6 +72,7 @@ export class Room {
   #outgoing: BusEvent[] = [];
   #scheduled = false;
   #flushing = false;
+  #pacer = new FlushPacer();
   #starting: Promise<void> | undefined;
   /** Connections attached here in any state; the room is kept while any are. */
   #attached = 0;
@@ -138,6 +141,8 @@ export class Room {
   join(member: Connection): void {
     member.advance("queued");
     this.#joins.push(member);
+    // A joiner's welcome does not wait for a busy room's gathering.
+    if (this.#scheduled) this.#pacer.hurry();
     this.#schedule();
   }
 
@@ -191,6 +196,7 @@ export class Room {
   stop(): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    this.#pacer.hurry();
   }
 
   // ---- 2. schedule ----
@@ -201,7 +207,10 @@ export class Room {
     // pile up while the KV commit is in flight and leave as one frame.
     const { batchMs } = this.#ctx.settings;
     if (batchMs > 0) setTimeout(() => this.#flush(), batchMs);
-    else queueMicrotask(() => this.#flush());
+    else {
+      this.#pacer.schedule(() => this.#flush(), () => this.#queue.length);
+      if (this.#joins.length > 0) this.#pacer.hurry();
+    }
   }
 
   #pending(): boolean {
@@ -379,7 +388,10 @@ export class Room {
 
   // ---- 7. fan out ----
   #fanOut(events: RoomEvent[]): void {
-    this.#ctx.fanout.send(this.members.list, events);
+    this.#pacer.timed(
+      events.length,
+      () => this.#ctx.fanout.send(this.members.list, events),
+    );
   }
 
   // ---- 8. publish ----

@@ -78,6 +78,8 @@ export interface SoakResult {
   dropped: number;
   /** Peak VmRSS of the server, bytes. */
   peakRss: number;
+  /** VmRSS once the attacks were over, bytes: whether memory came back. */
+  endRss: number;
   /** Whether the process was alive at the end and /healthz answered 200. */
   stayedUp: boolean;
   /** /healthz's connection count once the attackers were gone. */
@@ -326,6 +328,7 @@ export async function runSoak(settings: SoakSettings): Promise<SoakResult> {
       honest,
       dropped,
       peakRss,
+      endRss: await rssBytes(server.child.pid).catch(() => 0),
       stayedUp: !server.exited() && health !== null,
       connectionsAtEnd: health ? Number(health.connections) : null,
       kv: { before: kvBefore, after: await kvBytes(kvPath) },
@@ -372,7 +375,7 @@ export function report(s: SoakSettings, r: SoakResult): string {
     `Honest problems: ${
       Object.keys(r.honest).length ? JSON.stringify(r.honest) : "none"
     }; honest sockets dropped: ${r.dropped}`,
-    `Server peak RSS: ${mib(r.peakRss)}`,
+    `Server peak RSS: ${mib(r.peakRss)}; at the end: ${mib(r.endRss)}`,
     `Stayed up: ${r.stayedUp ? "yes" : "NO"} (process alive, /healthz ${
       r.connectionsAtEnd === null
         ? "did not answer"

@@ -7,7 +7,6 @@
  * @module
  */
 import { countRateLimited } from "../app/telemetry.ts";
-import type { AppendedMessage } from "../storage/history.ts";
 import { moderationRefusal } from "../moderation/gate.ts";
 import type { Connection } from "./connection.ts";
 import type { AddressLimiter } from "./limits.ts";
@@ -173,30 +172,6 @@ function takeToken(
     return false;
   }
   return true;
-}
-
-/**
- * After the commit: answers each retry the store already had under its cid
- * (after a crash, or taken on another instance) with that message, on its
- * sender's socket alone; returns those retries, which are not news.
- */
-export function confirmRepeats(
-  fresh: SequencedEvent[],
-  stored: AppendedMessage[],
-  senders: ReadonlyMap<SequencedEvent, Connection>,
-): Set<SequencedEvent> {
-  const repeats = new Set<SequencedEvent>();
-  stored.forEach((found, i) => {
-    // Only messages store their cid: a repeat is always one.
-    if (!found.repeat || found.type !== "message") return;
-    const message = fresh[i];
-    repeats.add(message);
-    // The policy remembers this object: later retries are confirmed from memory.
-    Object.assign(message, { text: found.text, ts: found.ts });
-    const { repeat: _, ...confirmation } = found;
-    senders.get(message)?.send(JSON.stringify(confirmation));
-  });
-  return repeats;
 }
 
 /** Counts a refused frame against the member's session; true when that closed the socket (1008). */

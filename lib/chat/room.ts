@@ -12,7 +12,8 @@
  * 3. start: on the first flush, the sequencer starts at the store's head
  *    and presence is seeded from the other instances' leases.
  * 4. commit: new messages, and changes to earlier ones once checked
- *    (room_events.ts), get their ids in one KV commit, before anyone sees them.
+ *    (room_events.ts), get their ids in one KV commit, before anyone sees them
+ *    (commit.ts).
  * 5. sequence: messages in id order, each once, holes filled from KV.
  * 6. count: joiners are counted in presence (a join event, a lease).
  * 7. fan out: the flush's events leave as one frame to every member.
@@ -26,7 +27,7 @@
  * @module
  */
 import { errorText } from "../app/log.ts";
-import { recordBusLag, tracedCommit } from "../app/telemetry.ts";
+import { recordBusLag } from "../app/telemetry.ts";
 import type { BusEvent } from "../cluster/bus.ts";
 import type { HistoryPage } from "../storage/history.ts";
 import { latestPage, resumePage } from "../storage/message_state.ts";
@@ -38,13 +39,13 @@ import {
 import { FlushPacer } from "./flush_pacer.ts";
 import { RoomPresence } from "./presence.ts";
 import type { RoomContext } from "./room_context.ts";
-import { confirmRepeats, intake } from "./intake.ts";
+import { commitFresh } from "./commit.ts";
+import { intake } from "./intake.ts";
 import {
   type ClientRequest,
   CLOSE,
   encodeWelcome,
   encodeWelcomeShared,
-  errorFrame,
   isSequenced,
   type RoomEvent,
   type SequencedEvent,
@@ -271,52 +272,16 @@ export class Room {
   }
 
   // ---- 4. commit ----
-  /** Stores the flush's new messages; returns them with ids, and drops (and reports) any that failed. */
+  /** Stores the flush's new events (commit.ts); returns the new ones with ids. */
   async #commit(events: RoomEvent[]): Promise<SequencedEvent[]> {
-    const fresh: SequencedEvent[] = [];
-    for (const event of events) {
-      if (isSequenced(event) && event.id === 0) fresh.push(event);
-    }
-    if (fresh.length === 0) return fresh;
-    try {
-      const records = await this.#changes.admit(fresh, events, this.#senders);
-      // A message's cid is stored beside it under its session's hash, so a
-      // retry is found in KV even by another process or another instance.
-      const stored = await tracedCommit(
-        { room: this.name, messages: fresh.length },
-        () => this.#ctx.history.append(this.name, records),
-      );
-      const repeats = confirmRepeats(fresh, stored, this.#senders);
-      for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
-      for (const message of fresh) this.#senders.delete(message);
-      this.#restartIfReset(fresh, repeats);
-      if (repeats.size === 0) return fresh;
-      const kept = events.filter((e) => !repeats.has(e as SequencedEvent));
-      events.length = 0;
-      events.push(...kept);
-      return fresh.filter((m) => !repeats.has(m));
-    } catch (err) {
-      this.#ctx.log("Storing messages failed: senders are told", {
-        room: this.name,
-        count: fresh.length,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      for (const message of fresh) {
-        const sender = this.#senders.get(message);
-        this.#senders.delete(message);
-        if (!sender) continue;
-        if (message.type === "message" && message.cid !== undefined) {
-          sender.session.policy.forget(message.cid);
-        }
-        sender.send(
-          errorFrame("internal", "Message not stored: please send it again"),
-        );
-      }
-      const kept = events.filter((e) => !(isSequenced(e) && e.id === 0));
-      events.length = 0;
-      events.push(...kept);
-      return [];
-    }
+    const { fresh, repeats } = await commitFresh(events, {
+      room: this.name,
+      ctx: this.#ctx,
+      changes: this.#changes,
+      senders: this.#senders,
+    });
+    this.#restartIfReset(fresh, repeats);
+    return repeats.size === 0 ? fresh : fresh.filter((m) => !repeats.has(m));
   }
 
   /**

@@ -4,16 +4,12 @@
  *
  * @module
  */
-import type { ChatMessage, SequencedEvent } from "../chat/protocol.ts";
+import type { SequencedEvent } from "../chat/protocol.ts";
 import { SESSION_RETENTION_MS } from "../chat/sessions.ts";
 import { KEYS } from "./keys.ts";
 import { LruMap } from "./lru_map.ts";
-import {
-  copyExtra,
-  eventFromRecord,
-  type StoredExtra,
-  type StoredRecord,
-} from "./message_state.ts";
+import { copyExtra, type StoredRecord } from "./message_state.ts";
+import { chunks, hasCid, type Stored, toMessage } from "./stored_records.ts";
 
 /**
  * A message (or a change to one, message_state.ts) before the store has
@@ -94,19 +90,6 @@ export const EMPTY_EPOCH_TTL_MS = 3_600_000;
 /** Rooms whose last written head a store remembers, unless told otherwise. */
 export const HEAD_CACHE_SIZE = 1024;
 
-interface Stored extends StoredExtra {
-  nickname: string;
-  text: string;
-  ts: number;
-  cid?: string;
-}
-
-// Deno KV caps an atomic operation at 1000 mutations, 100 checks and 800 KB
-// in all. A message takes up to three mutations (itself, its cid, a trim),
-// a cid one check; the head and the epoch take one of each.
-const MAX_CHUNK_MESSAGES = 330;
-const MAX_CHUNK_CIDS = 98;
-const MAX_CHUNK_BYTES = 500_000;
 // Deno KV's getMany reads at most this many keys.
 const GET_MANY_LIMIT = 10;
 
@@ -114,52 +97,6 @@ const GET_MANY_LIMIT = 10;
 interface Position {
   head: Deno.KvEntryMaybe<number>;
   epoch: Deno.KvEntryMaybe<string>;
-}
-
-function hasCid(
-  m: NewMessage,
-): m is NewMessage & { cid: string; owner: string } {
-  return m.cid !== undefined && m.owner !== undefined;
-}
-
-function toMessage(id: number, value: Stored): SequencedEvent {
-  const msg: ChatMessage = {
-    type: "message",
-    id,
-    nickname: value.nickname,
-    text: value.text,
-    ts: value.ts,
-  };
-  if (value.cid !== undefined) msg.cid = value.cid;
-  return eventFromRecord(msg, value);
-}
-
-function chunks(messages: NewMessage[]): NewMessage[][] {
-  const out: NewMessage[][] = [];
-  let current: NewMessage[] = [];
-  let bytes = 0;
-  let cids = 0;
-  for (const m of messages) {
-    // Three bytes per UTF-16 unit bounds the UTF-8 size.
-    const size = 128 +
-      (m.text.length + m.nickname.length + 2 * (m.cid?.length ?? 0)) * 3;
-    const cid = hasCid(m) ? 1 : 0;
-    if (
-      current.length > 0 &&
-      (current.length >= MAX_CHUNK_MESSAGES || bytes + size > MAX_CHUNK_BYTES ||
-        cids + cid > MAX_CHUNK_CIDS)
-    ) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-      cids = 0;
-    }
-    current.push(m);
-    bytes += size;
-    cids += cid;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
 }
 
 /** A store over a Deno KV handle, safe to share between processes. */

@@ -56,7 +56,12 @@ export function parseReadList(
   return { ok: true, list };
 }
 
-/** Whether `text` mentions `nickname` as `@nickname`, not as part of a longer word. */
+const WORD_CHAR = /[\p{L}\p{N}_]/u;
+
+/**
+ * Whether `text` mentions `nickname` as `@nickname`, not inside a longer
+ * word (`@annie`) or an address (`ann@example.com`), as the page does
+ */
 export function mentions(text: string, nickname: string): boolean {
   const lower = text.toLowerCase();
   const needle = `@${nickname.toLowerCase()}`;
@@ -65,10 +70,9 @@ export function mentions(text: string, nickname: string): boolean {
     at >= 0;
     at = lower.indexOf(needle, at + 1)
   ) {
+    if (at > 0 && WORD_CHAR.test(text[at - 1])) continue;
     const next = lower.slice(at + needle.length).codePointAt(0);
-    if (
-      next === undefined || !/[\p{L}\p{N}_]/u.test(String.fromCodePoint(next))
-    ) {
+    if (next === undefined || !WORD_CHAR.test(String.fromCodePoint(next))) {
       return true;
     }
   }

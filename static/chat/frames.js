@@ -169,11 +169,11 @@ export function createFrameHandler(
     if (seen.has(event.id)) return;
     seen.add(event.id);
     lastId = Math.max(lastId, event.id);
-    const message = log.get(event.target);
+    const message = log.index.get(event.target);
     if (!message || !applyChange(message, /** @type {any} */ (event))) return;
     log.changed(message.id);
     if (event.type === "reaction") return;
-    for (const reply of log.messages()) {
+    for (const reply of log.index.messages()) {
       if (requote(reply, message)) log.changed(reply.id);
     }
   }

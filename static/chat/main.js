@@ -145,7 +145,7 @@ export function startChat(app) {
       }
       // Up in an empty box edits one's last message, as in Slack
       if (event.key !== "ArrowUp" || composer.value !== "") return false;
-      const last = log.lastOf(presence.me);
+      const last = log.index.lastOf(presence.me);
       if (!last || Date.now() - last.ts >= editWindowMs) return false;
       event.preventDefault();
       context.set("edit", last);

@@ -61,7 +61,7 @@ export function createMessageActions(
 
   /** Moves the toolbar into message element `el`, for its message. */
   function attach(/** @type {HTMLElement} */ el) {
-    const message = log.get(Number(el.dataset.id));
+    const message = log.index.get(Number(el.dataset.id));
     if (!message || message.deleted) return detach();
     if (toolbar.parentElement === el) return;
     resetDelete();

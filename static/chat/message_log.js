@@ -19,6 +19,7 @@
  * @module
  */
 import { createDays } from "./grouping.js";
+import { createMessageIndex } from "./message_index.js";
 import { createMessageView } from "./message_view.js";
 import { byId } from "./page.js";
 
@@ -68,11 +69,8 @@ export function createMessageLog(
   const pill = byId("new-pill");
   const view = createMessageView({ lang, s, me, names });
   const days = createDays({ lang, s });
-  /**
-   * Every message in the log (or queued for it) by id, in its latest state
-   * @type {Map<number, { message: ChatMessage, el?: HTMLElement }>}
-   */
-  const byMessage = new Map();
+  /** Every message in the log (or queued for it), in its latest state */
+  const byMessage = createMessageIndex();
   /** @type {WeakMap<Element, import("./grouping.js").Placed>} */
   const placed = new WeakMap();
   /** The last confirmed message put in, for grouping; undefined after a notice */
@@ -139,7 +137,7 @@ export function createMessageLog(
     fragment.append(el);
     tail = info;
     tailDay = info.day;
-    byMessage.set(message.id, { message, el });
+    byMessage.set(message, el);
   }
 
   /**
@@ -164,8 +162,9 @@ export function createMessageLog(
     const fragment = document.createDocumentFragment();
     entries.forEach((entry, i) => {
       if (entry.kind === "refresh") {
-        const known = byMessage.get(entry.id);
-        if (known?.el) view.refresh(known.el, known.message);
+        const el = byMessage.element(entry.id);
+        const message = byMessage.get(entry.id);
+        if (el && message) view.refresh(el, message);
         return;
       }
       if (entry.kind === "confirm") {
@@ -268,51 +267,12 @@ export function createMessageLog(
      *   the history of the first welcome, which shows no pill
      */
     add(message, { own, initial }) {
-      byMessage.set(message.id, { message });
+      byMessage.set(message);
       enqueue({ kind: "message", message, own, initial });
     },
 
-    /**
-     * The message with this id, in its latest state, if the log has it.
-     * @param {number} id
-     * @returns {ChatMessage | undefined}
-     */
-    get(id) {
-      return byMessage.get(id)?.message;
-    },
-
-    /**
-     * The element of message `id`, if it is in the log.
-     * @param {number} id
-     * @returns {HTMLElement | undefined}
-     */
-    element(id) {
-      return byMessage.get(id)?.el;
-    },
-
-    /** The lowest message id in the log, 0 when it has none. */
-    get oldestId() {
-      let oldest = 0;
-      for (const id of byMessage.keys()) {
-        if (oldest === 0 || id < oldest) oldest = id;
-      }
-      return oldest;
-    },
-
-    /**
-     * The newest message of `nickname` that is not deleted, for Up to edit.
-     * @param {string} nickname
-     * @returns {ChatMessage | undefined}
-     */
-    lastOf(nickname) {
-      /** @type {ChatMessage | undefined} */
-      let last;
-      for (const { message } of byMessage.values()) {
-        if (message.nickname !== nickname || message.deleted) continue;
-        if (!last || message.id > last.id) last = message;
-      }
-      return last;
-    },
+    /** The messages in the log by id (message_index.js). */
+    index: byMessage,
 
     /**
      * Renders message `id` again, in its latest state, in the next flush.
@@ -320,14 +280,6 @@ export function createMessageLog(
      */
     changed(id) {
       enqueue({ kind: "refresh", id });
-    },
-
-    /**
-     * Every message in the log, e.g. to requote the replies to one that changed.
-     * @returns {ChatMessage[]}
-     */
-    messages() {
-      return [...byMessage.values()].map((known) => known.message);
     },
 
     /**
@@ -361,7 +313,7 @@ export function createMessageLog(
         const { info, separator } = place(el, message, prev, prevDay);
         if (separator) fragment.append(separator);
         fragment.append(el);
-        byMessage.set(message.id, { message, el });
+        byMessage.set(message, el);
         prev = info;
         prevDay = info.day;
       }

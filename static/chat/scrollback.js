@@ -34,7 +34,7 @@ export function createScrollback({ room, s, log, epoch }) {
     loading = true;
     logEl.setAttribute("aria-busy", "true");
     try {
-      const oldest = log.oldestId;
+      const oldest = log.index.oldestId();
       const query = oldest > 0
         ? `before=${oldest}&limit=${PAGE}`
         : `limit=${PAGE}`;
@@ -84,11 +84,11 @@ export function createScrollback({ room, s, log, epoch }) {
      * @param {number} id
      */
     async jump(id) {
-      for (let i = 0; i < MAX_JUMP_PAGES && !log.element(id); i++) {
-        if (log.oldestId > 0 && log.oldestId < id) break;
-        if (!await loadOlder() && !log.element(id)) break;
+      for (let i = 0; i < MAX_JUMP_PAGES && !log.index.element(id); i++) {
+        if (log.index.oldestId() > 0 && log.index.oldestId() < id) break;
+        if (!await loadOlder() && !log.index.element(id)) break;
       }
-      const el = log.element(id);
+      const el = log.index.element(id);
       if (!el || !el.isConnected) {
         log.notice(s("jump_missing"), "error");
         return;

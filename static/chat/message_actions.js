@@ -219,6 +219,9 @@ export function createMessageActions(
       : null;
     if (el instanceof HTMLElement) attach(el);
   });
+  logEl.addEventListener("pointerleave", () => {
+    if (!toolbar.contains(document.activeElement)) detach();
+  });
   logEl.addEventListener("focusin", (event) => {
     const el = event.target instanceof Element
       ? event.target.closest(".msg[data-id]")

@@ -11,13 +11,17 @@ import { ChatPage } from "../templates/chat_page.tsx";
 import { NotFoundPage } from "../templates/not_found_page.tsx";
 import { NoticePage } from "../templates/notice_page.tsx";
 import { clientAddress } from "./client_address.ts";
+import { createApiLimit } from "./api_limit.ts";
 import { langOf } from "./lang.ts";
 import { countRateLimited } from "../lib/app/telemetry.ts";
+import { parseReadList, unreadIn } from "./room_list.ts";
 
 /** Routes for `/chat`, `/chat/:room` and `/api/rooms`. */
 export function chatRoutes(services: Services): Hono {
   const { hub, history } = services;
   const app = new Hono();
+  // Counting unread reads up to 200 events in each of 20 rooms.
+  const unreadLimit = createApiLimit(services);
 
   async function page(c: Context, room: string) {
     const lang = langOf(c);
@@ -55,7 +59,12 @@ export function chatRoutes(services: Services): Hono {
       );
     }
     return c.html(
-      <ChatPage lang={lang} nickname={session.nickname} room={room} />,
+      <ChatPage
+        lang={lang}
+        nickname={session.nickname}
+        room={room}
+        editWindowMinutes={services.config.limits.editWindowMinutes}
+      />,
     );
   }
 
@@ -63,10 +72,40 @@ export function chatRoutes(services: Services): Hono {
   app.get("/chat/:room", (c) => page(c, c.req.param("room")));
   app.get("/api/rooms", async (c) => {
     c.header("Cache-Control", "no-store");
-    const rooms = await hub.rooms();
-    // The newest id of each room (changes count too), for the page's unread marks.
+    const parsed = parseReadList(c.req.query("read") ?? "");
+    if (!parsed.ok) return c.json({ error: parsed.error }, 400);
+    const read = parsed.list;
+    const session = read.size > 0
+      ? await currentSession(c, services.session)
+      : undefined;
+    if (read.size > 0 && !session) {
+      return c.json({ error: "Unauthorized: log in first" }, 401);
+    }
+    if (read.size > 0) {
+      const refused = unreadLimit(c);
+      if (refused) return refused;
+    }
+    const rooms: { name: string; users: number }[] = await hub.rooms();
+    // Visited rooms nobody is in are listed too, if they have history
+    const listed = new Set(rooms.map((r) => r.name));
+    const extra = [...read.keys()].filter((name) => !listed.has(name));
+    const extraHeads = await Promise.all(extra.map((r) => history.head(r)));
+    extra.forEach((name, i) => {
+      if (extraHeads[i] > 0) rooms.push({ name, users: 0 });
+    });
+    // The newest id of each room (changes count too), for resuming
     const heads = await Promise.all(rooms.map((r) => history.head(r.name)));
-    return c.json(rooms.map((r, i) => ({ ...r, latest: heads[i] })));
+    const unread = await Promise.all(rooms.map((r, i) => {
+      const after = read.get(r.name);
+      return after === undefined || !session ? undefined : unreadIn(
+        history,
+        r.name,
+        { after, head: heads[i], reader: session.nickname },
+      );
+    }));
+    return c.json(
+      rooms.map((r, i) => ({ ...r, latest: heads[i], ...unread[i] })),
+    );
   });
 
   return app;

@@ -9,29 +9,17 @@ import { currentSession } from "../lib/auth/session.ts";
 import type { Services } from "../lib/app/services.ts";
 import { isRoomName } from "../lib/chat/protocol.ts";
 import { foldedPage } from "../lib/storage/message_state.ts";
-import { AddressLimiter } from "../lib/chat/limits.ts";
-import { countRateLimited } from "../lib/app/telemetry.ts";
-import { clientAddress } from "./client_address.ts";
+import { createApiLimit } from "./api_limit.ts";
 
 /** Messages per page unless `limit` says otherwise. */
 export const DEFAULT_PAGE = 50;
 /** The most messages one page gives; a larger `limit` is capped to it. */
 export const MAX_PAGE = 100;
 
-/** Addresses whose scrollback buckets are held at once; idle ones go first. */
-const MAX_READERS = 10000;
-
 /** Routes for `GET /api/rooms/:room/messages?before=<id>&limit=<n>`. */
 export function messageRoutes(services: Services): Hono {
   const app = new Hono();
-  const { limits } = services.config;
-  // A deep page reads many KV entries: a page that scrolls is a few a
-  // second at most, a script asking in a loop is held to the same.
-  const readers = new AddressLimiter({
-    burst: limits.scrollbackBurst,
-    perSecond: limits.scrollbackPerSecond,
-    maxAddresses: MAX_READERS,
-  });
+  const limited = createApiLimit(services);
 
   app.get("/api/rooms/:room/messages", async (c) => {
     c.header("Cache-Control", "no-store");
@@ -41,19 +29,8 @@ export function messageRoutes(services: Services): Hono {
     }
     const session = await currentSession(c, services.session);
     if (!session) return c.json({ error: "Unauthorized: log in first" }, 401);
-    const wait = readers.take(
-      clientAddress(c, services.resolveAddress),
-      Date.now(),
-    );
-    if (wait > 0) {
-      countRateLimited("scrollback");
-      const seconds = Math.ceil(wait);
-      c.header("Retry-After", String(seconds));
-      return c.json({
-        error: `Too many pages: wait ${seconds} s before asking again`,
-        retryAfter: seconds,
-      }, 429);
-    }
+    const refused = limited(c);
+    if (refused) return refused;
     const before = readWhole(c.req.query("before"));
     if (before === null) {
       return c.json({

@@ -30,9 +30,15 @@ function scriptJson(value: unknown): string {
 
 /** The chat page for one room, for a signed-in nickname */
 export function ChatPage(
-  props: { lang: Lang; nickname: string; room: string },
+  props: {
+    lang: Lang;
+    nickname: string;
+    room: string;
+    /** EDIT_WINDOW_MINUTES, so the page offers Edit only while it can work */
+    editWindowMinutes?: number;
+  },
 ) {
-  const { lang, nickname, room } = props;
+  const { lang, nickname, room, editWindowMinutes = 15 } = props;
   const roomLabel = room === LOBBY ? t(lang, "room_lobby") : room;
   return (
     <Layout
@@ -48,6 +54,7 @@ export function ChatPage(
         data-nickname={nickname}
         data-room={room}
         data-lang={lang}
+        data-edit-window-minutes={String(editWindowMinutes)}
       >
         <header class="room-header">
           <div class="room-title">
@@ -98,6 +105,25 @@ export function ChatPage(
             </button>
           </div>
           <p id="typing" class="typing"></p>
+          <div id="compose-context" class="compose-context" hidden>
+            <span id="compose-context-text" class="compose-context-text">
+            </span>
+            <button
+              type="button"
+              id="compose-context-cancel"
+              class="button small"
+            >
+              {t(lang, "compose_cancel")}
+            </button>
+          </div>
+          <ul
+            id="mention-list"
+            class="mention-list"
+            role="listbox"
+            aria-label={t(lang, "mention_list_label")}
+            hidden
+          >
+          </ul>
           <form id="composer" class="composer" autocomplete="off">
             <label for="message-input" class="visually-hidden">
               {t(lang, "message_label")}
@@ -110,6 +136,10 @@ export function ChatPage(
               placeholder={t(lang, "message_placeholder")}
               enterkeyhint="send"
               aria-describedby="composer-hint"
+              role="combobox"
+              aria-autocomplete="list"
+              aria-controls="mention-list"
+              aria-expanded="false"
             >
             </textarea>
             <button type="submit" id="send-button" class="button primary">
@@ -191,6 +221,15 @@ export function ChatPage(
               foot of the panel, not among the things people do all day */
           }
           <div class="panel-foot">
+            <button
+              type="button"
+              id="notify-toggle"
+              class="button secondary"
+              aria-pressed="false"
+              hidden
+            >
+              {t(lang, "notify_toggle")}
+            </button>
             <LangSwitch lang={lang} />
             <form method="post" action="/logout" class="logout-form">
               <button type="submit" class="button secondary">

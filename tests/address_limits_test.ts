@@ -189,8 +189,27 @@ Deno.test("Scrollback answers 429 with Retry-After once an address spends its bu
   const refused = await getPage(server, path, cookie);
   assert.equal(refused.status, 429);
   assert.ok(Number(refused.headers.get("retry-after")) >= 1);
-  assert.match(JSON.parse(refused.body).error, /^Too many pages: wait \d+ s/);
+  assert.match(
+    JSON.parse(refused.body).error,
+    /^Too many requests: wait \d+ s/,
+  );
   // Another session from the same address shares the bucket.
   const other = await loginOk(server, "reader2");
   assert.equal((await getPage(server, path, other)).status, 429);
+});
+
+Deno.test("Unread counts answer 429 once an address spends its burst; the plain room list never does", async () => {
+  await using server = await startServer({
+    SCROLLBACK_RATE_BURST: "2",
+    SCROLLBACK_RATE_PER_SECOND: "0.01",
+  });
+  const cookie = await loginOk(server, "counter");
+  const path = "/api/rooms?read=lobby:0";
+  assert.equal((await getPage(server, path, cookie)).status, 200);
+  assert.equal((await getPage(server, path, cookie)).status, 200);
+  const refused = await getPage(server, path, cookie);
+  assert.equal(refused.status, 429);
+  assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+  // The list without counts reads one head per room: it stays open.
+  assert.equal((await getPage(server, "/api/rooms", cookie)).status, 200);
 });

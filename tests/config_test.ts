@@ -38,7 +38,7 @@ Deno.test("loadConfig() applies the documented defaults", () => {
       roomCreateBurst: 5,
       roomCreatePerHour: 20,
       maxRooms: 1000,
-      scrollbackBurst: 20,
+      scrollbackBurst: 30,
       scrollbackPerSecond: 2,
       slowClientBytes: 1048576,
       idleTimeoutSeconds: 30,

@@ -417,7 +417,7 @@ export function loadConfig(
       roomCreateBurst: int("ROOM_CREATE_BURST", 5, 1, 1e9),
       roomCreatePerHour: rate("ROOM_CREATE_PER_HOUR", 20),
       maxRooms: int("MAX_ROOMS", 1000, 1, 1e7),
-      scrollbackBurst: int("SCROLLBACK_RATE_BURST", 20, 1, 1e9),
+      scrollbackBurst: int("SCROLLBACK_RATE_BURST", 30, 1, 1e9),
       scrollbackPerSecond: rate("SCROLLBACK_RATE_PER_SECOND", 2),
       slowClientBytes: int("SLOW_CLIENT_BYTES", 1024 * 1024, 1024, 2 ** 40),
       idleTimeoutSeconds: int("IDLE_TIMEOUT_SECONDS", 30, 0, 3600),

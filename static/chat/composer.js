@@ -12,10 +12,13 @@ const TYPING_SEND_MS = 2000;
 
 /**
  * Wires the composer form; `onSend` gets each non-blank message typed.
- * @param {{ onSend: (text: string) => void, sendTyping: () => boolean }} options
- *   `sendTyping` is false when there was no socket to send on
+ * @param {{ onSend: (text: string) => void, sendTyping: () => boolean,
+ *   onKey: (event: KeyboardEvent) => boolean }} options
+ *   `sendTyping` is false when there was no socket to send on; `onKey`
+ *   sees each key first (the mention picker, Up to edit, Escape) and
+ *   returns true when it took it
  */
-export function createComposer({ onSend, sendTyping }) {
+export function createComposer({ onSend, sendTyping, onKey }) {
   const composer = /** @type {HTMLFormElement} */ (byId("composer"));
   const input = /** @type {HTMLTextAreaElement} */ (byId("message-input"));
   const sendButton = /** @type {HTMLButtonElement} */ (byId("send-button"));
@@ -37,6 +40,7 @@ export function createComposer({ onSend, sendTyping }) {
     input.focus();
   });
   input.addEventListener("keydown", (event) => {
+    if (!event.isComposing && onKey(event)) return;
     // isComposing: Enter that picks a candidate in a Chinese IME must not send
     if (
       event.key === "Enter" && !event.shiftKey && !event.altKey &&
@@ -64,6 +68,21 @@ export function createComposer({ onSend, sendTyping }) {
   if (matchMedia("(pointer: fine)").matches) input.focus();
 
   return {
+    /** What is typed in the box. */
+    get value() {
+      return input.value;
+    },
+
+    /**
+     * Puts `text` in the box, the cursor at its end (editing a message).
+     * @param {string} text
+     */
+    set(text) {
+      input.value = text;
+      input.focus();
+      input.setSelectionRange(text.length, text.length);
+    },
+
     /** Puts the cursor in the message box. */
     focus() {
       input.focus();

@@ -2,11 +2,14 @@
 /**
  * What each frame from the server does to the page: the welcome (with
  * history, possibly after a reconnect), messages, presence, typing and
- * errors. Messages are de-duplicated by id, so a resend after a reconnect
- * shows nothing twice.
+ * errors. Messages and changes are de-duplicated by id, so a resend after
+ * a reconnect shows nothing twice; edits, deletions and reactions are
+ * applied to the log's copy of their message (changes.js).
  *
  * @module
  */
+
+import { applyChange, requote } from "./changes.js";
 
 /**
  * @typedef {import("./message_log.js").ChatMessage} ChatMessage
@@ -17,7 +20,10 @@
  *   outbox: ReturnType<typeof import("./outbox.js").createOutbox>,
  *   presence: ReturnType<typeof import("./presence.js").createPresence>,
  *   rooms: ReturnType<typeof import("./rooms_panel.js").createRoomsPanel>,
+ *   arrived: (message: ChatMessage, initial: boolean) => void,
+ *   onWelcomed: () => void,
  * }} Parts
+ *   `arrived` hears of each new message (mentions, unread marks)
  */
 
 /**
@@ -37,7 +43,9 @@ export function startsOver(known, welcome) {
  * Applies server frames to the parts of the page.
  * @param {Parts} parts
  */
-export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
+export function createFrameHandler(
+  { s, conn, log, outbox, presence, rooms, arrived, onWelcomed },
+) {
   /** @type {Set<number>} */
   const seen = new Set();
   let lastId = 0;
@@ -71,10 +79,12 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
         onWelcome(event);
         break;
       case "message":
+        onMessage(/** @type {ChatMessage} */ (event), false);
+        break;
       case "edit":
       case "delete":
       case "reaction":
-        onMessage(/** @type {ChatMessage} */ (event), false);
+        onChange(event);
         break;
       case "join":
       case "leave":
@@ -104,12 +114,20 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
     }
     epoch = typeof event.epoch === "string" ? event.epoch : "";
     if (Array.isArray(event.history)) {
-      for (const message of event.history) onMessage(message, !recovering);
+      // A resume's history carries the changes after `since` as they were sent
+      for (const item of event.history) {
+        if (item?.type === "message") onMessage(item, !recovering);
+        else onChange(item);
+      }
     }
     outbox.flush();
     log.updateEmpty();
     if (!recovering) log.scrollToBottom();
     rooms.refresh();
+    // After the history is in, so the log knows whether it can scroll
+    if (!recovering) {
+      requestAnimationFrame(() => requestAnimationFrame(onWelcomed));
+    }
   }
 
   /**
@@ -118,12 +136,6 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
    */
   function onMessage(message, initial) {
     if (typeof message?.id !== "number") return;
-    // Edits, deletions and reactions take ids too: resume after them.
-    const loose = /** @type {Record<string, unknown>} */ (message);
-    if (loose.type !== "message" || loose.deleted === true) {
-      lastId = Math.max(lastId, message.id);
-      return;
-    }
     if (
       typeof message.text !== "string" || typeof message.nickname !== "string"
     ) return;
@@ -138,9 +150,32 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
 
     // The log places, scrolls and shows the pill once per frame
     const mine = message.nickname === presence.me;
+    arrived(message, initial);
     if (outbox.confirm(message)) return;
     log.add(message, { own: mine, initial });
     if (!initial && !mine && document.hidden) unseen++;
+  }
+
+  /**
+   * An edit, deletion or reaction: applied to its message if the log has
+   * it (older ones come from scrollback in their latest state).
+   * @param {Record<string, any>} event
+   */
+  function onChange(event) {
+    if (typeof event?.id !== "number" || typeof event.target !== "number") {
+      return;
+    }
+    // Changes take ids too: resume after them, and apply each once
+    if (seen.has(event.id)) return;
+    seen.add(event.id);
+    lastId = Math.max(lastId, event.id);
+    const message = log.index.get(event.target);
+    if (!message || !applyChange(message, /** @type {any} */ (event))) return;
+    log.changed(message.id);
+    if (event.type === "reaction") return;
+    for (const reply of log.index.messages()) {
+      if (requote(reply, message)) log.changed(reply.id);
+    }
   }
 
   /**
@@ -190,6 +225,14 @@ export function createFrameHandler({ s, conn, log, outbox, presence, rooms }) {
       const wait = typeof retryAfter === "number" ? Math.ceil(retryAfter) : 0;
       log.notice(s("error_slow_mode", { seconds: wait }), "error");
       outbox.slowDown(wait || 2);
+    } else if (
+      code === "not_found" || code === "forbidden" ||
+      code === "edit_window_closed" || code === "too_many_reactions"
+    ) {
+      // Refusals of a change, or of a reply whose original is gone
+      const text = s(`error_${code}`);
+      log.notice(text, "error");
+      if (code === "not_found") outbox.refuseReply(text);
     } else if (
       code === "too_long" || code === "empty" || code === "bad_request"
     ) {

@@ -7,14 +7,19 @@
  * @module
  */
 import { LOBBY } from "../shared/protocol.js";
+import { createComposeContext } from "./compose_context.js";
 import { createComposer } from "./composer.js";
 import { createConnection } from "./connection.js";
 import { createFrameHandler } from "./frames.js";
+import { createMentions } from "./mentions.js";
+import { createMessageActions } from "./message_actions.js";
 import { createMessageLog } from "./message_log.js";
 import { createOutbox } from "./outbox.js";
 import { pageStrings } from "./page.js";
 import { createPresence } from "./presence.js";
 import { createRoomsPanel } from "./rooms_panel.js";
+import { createScrollback } from "./scrollback.js";
+import { createUnread } from "./unread.js";
 import { nickColourRules } from "./text.js";
 
 /**
@@ -25,7 +30,9 @@ export function startChat(app) {
   const room = app.dataset.room ?? LOBBY;
   const lang = app.dataset.lang ?? document.documentElement.lang ?? "en";
   const s = pageStrings();
+  const editWindowMs = Number(app.dataset.editWindowMinutes ?? 15) * 60_000;
   adoptNickColours();
+  const unread = createUnread({ room });
 
   // The parts call each other back only once the socket opens, after all
   // of them exist
@@ -33,7 +40,10 @@ export function startChat(app) {
     room,
     s,
     resume: () => ({ since: frames.lastId, epoch: frames.epoch }),
-    onFrame: (frame) => frames.handle(frame),
+    onFrame(frame) {
+      frames.handle(frame);
+      unread.seen(frames.lastId);
+    },
     onLost(refused) {
       outbox.requeue(refused);
       presence.clearTyping();
@@ -46,12 +56,56 @@ export function startChat(app) {
     s,
     isWelcomed: () => conn.welcomed,
     onPill: () => composer.focus(),
+    me: () => presence.me,
+    names: () => mentions.names(),
   });
+  if (unread.previous > 0) log.markNewSince(unread.previous);
   const presence = createPresence({
     lang,
     s,
     me: app.dataset.nickname ?? "",
-    onChange: () => rooms.redraw(),
+    onChange() {
+      rooms.redraw();
+      mentions.peopleChanged();
+    },
+  });
+  const mentions = createMentions({
+    s,
+    room,
+    presence,
+    onMention: () => log.countMention(),
+  });
+  const scrollback = createScrollback({
+    room,
+    s,
+    log,
+    epoch: () => frames.epoch,
+  });
+  const context = createComposeContext({
+    s,
+    onCancel: (was) => {
+      if (was.kind === "edit") composer.set("");
+    },
+  });
+  /** @param {unknown} frame */
+  function sendChange(frame) {
+    if (!conn.send(frame)) log.notice(s("status_offline"), "error");
+  }
+  createMessageActions({
+    s,
+    log,
+    me: () => presence.me,
+    editWindowMs,
+    send: sendChange,
+    onReply(message) {
+      context.set("reply", message);
+      composer.focus();
+    },
+    onEdit(message) {
+      context.set("edit", message);
+      composer.set(message.text);
+    },
+    jump: (id) => scrollback.jump(id),
   });
   const rooms = createRoomsPanel({
     app,
@@ -59,6 +113,7 @@ export function startChat(app) {
     s,
     usersHere: () => presence.size,
     isReady: () => conn.ready,
+    readQuery: () => unread.query(),
   });
   const outbox = createOutbox({
     s,
@@ -69,10 +124,45 @@ export function startChat(app) {
     onRefused: (text) => composer.restore(text),
   });
   const composer = createComposer({
-    onSend: (text) => outbox.add(text),
+    onSend(text) {
+      const now = context.current;
+      if (now?.kind === "edit") {
+        if (!conn.send({ type: "edit", target: now.message.id, text })) {
+          composer.restore(text);
+          log.notice(s("status_offline"), "error");
+          return;
+        }
+      } else outbox.add(text, context.quote());
+      context.clear();
+    },
     sendTyping: () => conn.send({ type: "typing" }),
+    onKey(event) {
+      if (mentions.key(event)) return true;
+      if (event.key === "Escape" && context.current) {
+        if (context.current.kind === "edit") composer.set("");
+        context.clear();
+        return true;
+      }
+      // Up in an empty box edits one's last message, as in Slack
+      if (event.key !== "ArrowUp" || composer.value !== "") return false;
+      const last = log.index.lastOf(presence.me);
+      if (!last || Date.now() - last.ts >= editWindowMs) return false;
+      event.preventDefault();
+      context.set("edit", last);
+      composer.set(last.text);
+      return true;
+    },
   });
-  const frames = createFrameHandler({ s, conn, log, outbox, presence, rooms });
+  const frames = createFrameHandler({
+    s,
+    conn,
+    log,
+    outbox,
+    presence,
+    rooms,
+    arrived: (message, initial) => mentions.arrived(message, initial),
+    onWelcomed: () => scrollback.fill(),
+  });
   conn.connect();
 }
 

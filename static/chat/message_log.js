@@ -9,10 +9,17 @@
  * (flush), built off the page in one fragment: the layout is read once
  * (is the reader at the bottom?) and written once (scrollTop) per frame
  * however many messages arrived, so a busy room costs a frame's work, not
- * a layout per message.
+ * a layout per message. Grouping (grouping.js) is decided there too, from
+ * what was last put in, without reading the page.
+ *
+ * Messages are kept by id with their latest state, so an edit, deletion or
+ * reaction renders its message again in the next flush, and scrollback
+ * (prepend) puts older ones above, keeping the reader's place.
  *
  * @module
  */
+import { createDays } from "./grouping.js";
+import { createMessageIndex } from "./message_index.js";
 import { createMessageView } from "./message_view.js";
 import { byId } from "./page.js";
 
@@ -32,29 +39,50 @@ const FLUSH_TIMEOUT_MS = 250;
 
 /**
  * @typedef {{ type: "message", id: number, nickname: string, text: string,
- *   ts: number, cid?: string }} ChatMessage
+ *   ts: number, cid?: string, replyTo?: number,
+ *   reply?: { id: number, nickname: string, text: string },
+ *   edited?: boolean, deleted?: boolean, deletedBy?: string,
+ *   reactions?: Record<string, string[]> }} ChatMessage
  * @typedef {{ kind: "message", message: ChatMessage, own: boolean,
  *   initial: boolean }
  *   | { kind: "confirm", el: HTMLElement, message: ChatMessage }
- *   | { kind: "notice", el: HTMLElement }} Entry
+ *   | { kind: "notice", el: HTMLElement }
+ *   | { kind: "refresh", id: number }} Entry
  *   What waits for the next flush: a new message (`initial` for the
  *   history of the first welcome), an own pending message the server
- *   confirmed, or a notice
+ *   confirmed, a notice, or a message that changed
  * @typedef {ReturnType<typeof createMessageLog>} MessageLog
  */
 
 /**
  * Takes over the #messages log, its empty hint and its pill.
  * @param {{ lang: string, s: import("./page.js").Translate,
- *   isWelcomed: () => boolean, onPill: () => void }} options
+ *   isWelcomed: () => boolean, onPill: () => void, me: () => string,
+ *   names: () => readonly string[] }} options
+ *   `names`: the nicknames a mention may name, longest first
  */
-export function createMessageLog({ lang, s, isWelcomed, onPill }) {
+export function createMessageLog(
+  { lang, s, isWelcomed, onPill, me, names },
+) {
   const log = byId("messages");
   const empty = byId("messages-empty");
   const pill = byId("new-pill");
-  const view = createMessageView({ lang, s });
+  const view = createMessageView({ lang, s, me, names });
+  const days = createDays({ lang, s });
+  /** Every message in the log (or queued for it), in its latest state */
+  const byMessage = createMessageIndex();
+  /** @type {WeakMap<Element, import("./grouping.js").Placed>} */
+  const placed = new WeakMap();
+  /** The last confirmed message put in, for grouping; undefined after a notice */
+  /** @type {import("./grouping.js").Placed | undefined} */
+  let tail;
+  /** The day of the last separator put in at the bottom */
+  let tailDay = 0;
+  /** Messages above this id in the first history get a "new since you left" line */
+  let newSince = 0;
   const baseTitle = document.title;
   let unread = 0;
+  let mentioned = 0;
   /** @type {Entry[]} */
   let queue = [];
   let queuedMessages = 0;
@@ -81,6 +109,38 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
   }
 
   /**
+   * Groups `el` (the message `message`) with what is before it, and
+   * returns the separator to put before it when it starts a day.
+   * @param {HTMLElement} el
+   * @param {ChatMessage} message
+   * @param {import("./grouping.js").Placed | undefined} prev
+   * @param {number} prevDay
+   */
+  function place(el, message, prev, prevDay) {
+    const day = days.day(message.ts);
+    const info = { nickname: message.nickname, ts: message.ts, day };
+    placed.set(el, info);
+    el.classList.toggle("grouped", days.continues(prev, message));
+    const separator = day === prevDay ? undefined : days.separator(message.ts);
+    return { info, separator };
+  }
+
+  /**
+   * Adds a message at the bottom of `fragment`, grouped with the tail.
+   * @param {DocumentFragment} fragment
+   * @param {HTMLElement} el
+   * @param {ChatMessage} message
+   */
+  function appendMessage(fragment, el, message) {
+    const { info, separator } = place(el, message, tail, tailDay);
+    if (separator) fragment.append(separator);
+    fragment.append(el);
+    tail = info;
+    tailDay = info.day;
+    byMessage.set(message, el);
+  }
+
+  /**
    * Puts what is queued into the log: the one place that touches layout
    * for new entries.
    */
@@ -101,26 +161,53 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
     const skip = entries.length - MAX_LOG_ITEMS;
     const fragment = document.createDocumentFragment();
     entries.forEach((entry, i) => {
+      if (entry.kind === "refresh") {
+        const el = byMessage.element(entry.id);
+        const message = byMessage.get(entry.id);
+        if (el && message) view.refresh(el, message);
+        return;
+      }
       if (entry.kind === "confirm") {
         // One's own message goes to its server place, and into view
         view.confirmed(entry.el, entry.message);
         toBottom = true;
-        if (i < skip) entry.el.remove();
-        else fragment.append(entry.el);
+        if (i < skip) {
+          entry.el.remove();
+          byMessage.delete(entry.message.id);
+        } else appendMessage(fragment, entry.el, entry.message);
         return;
       }
-      if (entry.kind === "message" && !entry.initial) news = true;
-      if (i < skip) return;
-      fragment.append(
-        entry.kind === "message"
-          ? view.message(entry.message, { own: entry.own })
-          : entry.el,
-      );
+      if (entry.kind === "notice") {
+        tail = undefined;
+        if (i >= skip) fragment.append(entry.el);
+        return;
+      }
+      const { message, own, initial } = entry;
+      if (!initial) {
+        news = true;
+        newSince = 0;
+      }
+      if (i < skip) {
+        byMessage.delete(message.id);
+        return;
+      }
+      if (newSince > 0 && message.id > newSince && !own) {
+        newSince = 0;
+        const divider = view.notice(s("unread_divider"), "marker");
+        divider.classList.add("unread-divider");
+        fragment.append(divider);
+        tail = undefined;
+      }
+      appendMessage(fragment, view.message(message, { own }), message);
     });
     // Confirmed items sit above pending ones
     log.insertBefore(fragment, log.querySelector(":scope > .pending"));
     while (log.childElementCount > MAX_LOG_ITEMS) {
-      log.firstElementChild?.remove();
+      const first = log.firstElementChild;
+      if (first instanceof HTMLElement && first.dataset.id) {
+        byMessage.delete(Number(first.dataset.id));
+      }
+      first?.remove();
     }
     if (toBottom) scrollToBottom();
     else if (news) pill.hidden = false;
@@ -144,9 +231,12 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
   }
 
   function renderTitle() {
-    document.title = unread > 0
+    const title = unread > 0
       ? s("unread_title", { count: unread, title: baseTitle })
       : baseTitle;
+    document.title = mentioned > 0
+      ? s("mention_title", { count: mentioned, title })
+      : title;
   }
 
   log.addEventListener("scroll", () => {
@@ -159,8 +249,9 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
     onPill();
   });
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && unread > 0) {
+    if (!document.hidden && (unread > 0 || mentioned > 0)) {
       unread = 0;
+      mentioned = 0;
       renderTitle();
     }
   });
@@ -176,7 +267,75 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
      *   the history of the first welcome, which shows no pill
      */
     add(message, { own, initial }) {
+      byMessage.set(message);
       enqueue({ kind: "message", message, own, initial });
+    },
+
+    /** The messages in the log by id (message_index.js). */
+    index: byMessage,
+
+    /**
+     * Renders message `id` again, in its latest state, in the next flush.
+     * @param {number} id
+     */
+    changed(id) {
+      enqueue({ kind: "refresh", id });
+    },
+
+    /**
+     * Marks where the first history's messages become new to the reader.
+     * @param {number} id the last id read on an earlier visit
+     */
+    markNewSince(id) {
+      newSince = id;
+    },
+
+    /**
+     * Puts older messages (oldest first) above what is in the log, keeping
+     * what the reader sees where it is; `start` adds the start-of-history
+     * line above them.
+     * @param {ChatMessage[]} messages
+     * @param {{ start: boolean }} options
+     */
+    prepend(messages, { start }) {
+      const fragment = document.createDocumentFragment();
+      if (start) {
+        const marker = view.notice(s("history_start"), "marker");
+        marker.classList.add("history-start");
+        fragment.append(marker);
+      }
+      /** @type {import("./grouping.js").Placed | undefined} */
+      let prev;
+      let prevDay = 0;
+      for (const message of messages) {
+        if (byMessage.has(message.id)) continue;
+        const el = view.message(message, { own: message.nickname === me() });
+        const { info, separator } = place(el, message, prev, prevDay);
+        if (separator) fragment.append(separator);
+        fragment.append(el);
+        byMessage.set(message, el);
+        prev = info;
+        prevDay = info.day;
+      }
+      const before = log.scrollHeight;
+      let first = log.firstElementChild;
+      log.prepend(fragment);
+      // The day already shown above, or the group running on, is not repeated
+      if (
+        first instanceof HTMLElement && first.classList.contains("day-sep") &&
+        first.dataset.day === String(prevDay)
+      ) {
+        const next = first.nextElementSibling;
+        first.remove();
+        first = next;
+      }
+      const info = first ? placed.get(first) : undefined;
+      if (first && info) {
+        first.classList.toggle("grouped", days.continues(prev, info));
+      }
+      if (tailDay === 0) tailDay = prevDay;
+      log.scrollTop += log.scrollHeight - before;
+      updateEmpty();
     },
 
     /**
@@ -185,6 +344,7 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
      */
     addPending(message) {
       const el = view.message(message, { own: true, pending: true });
+      el.classList.toggle("grouped", days.continues(tail, message));
       log.append(el);
       return el;
     },
@@ -226,6 +386,12 @@ export function createMessageLog({ lang, s, isWelcomed, onPill }) {
      */
     countUnread(count) {
       unread += count;
+      renderTitle();
+    },
+
+    /** Counts a mention of me that arrived while the tab was hidden, in the title. */
+    countMention() {
+      mentioned++;
       renderTitle();
     },
   };

@@ -1,12 +1,15 @@
 // @ts-check
 /**
  * The one place where log entries become elements: messages (pending,
- * confirmed, or turned from one into the other), notices and their times.
- * User text goes in with textContent only, never as markup. Nothing here
- * reads layout or inserts into the page: message_log.js does that.
+ * confirmed, or turned from one into the other) in their latest state
+ * (edited, deleted, reactions, the quote of a reply, mentions), notices,
+ * and their times. User text goes in with textContent only, never as
+ * markup. Nothing here reads layout or inserts into the page:
+ * message_log.js does that.
  *
  * @module
  */
+import { mentionSegments } from "./mention_text.js";
 import { createClock, linkSegments, nickColourClass } from "./text.js";
 
 /**
@@ -16,9 +19,11 @@ import { createClock, linkSegments, nickColourClass } from "./text.js";
 
 /**
  * Builds log elements for one page language.
- * @param {{ lang: string, s: import("./page.js").Translate }} options
+ * @param {{ lang: string, s: import("./page.js").Translate,
+ *   me: () => string, names: () => readonly string[] }} options
+ *   `names`: the nicknames a mention may name, longest first
  */
-export function createMessageView({ lang, s }) {
+export function createMessageView({ lang, s, me, names }) {
   const clock = createClock(lang);
 
   /**
@@ -37,22 +42,125 @@ export function createMessageView({ lang, s }) {
   /**
    * @param {HTMLElement} body
    * @param {string} text
+   * @returns {boolean} whether the text mentions me
    */
   function fillText(body, text) {
+    let mine = false;
+    const known = names();
+    const self = me();
     for (const segment of linkSegments(text)) {
-      if (segment.href === undefined) {
-        body.append(segment.text);
+      if (segment.href !== undefined) {
+        const link = document.createElement("a");
+        link.href = segment.href;
+        // A URL reads left to right whatever override the text around it sets
+        link.dir = "ltr";
+        link.textContent = segment.text;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer nofollow";
+        body.append(link);
         continue;
       }
-      const link = document.createElement("a");
-      link.href = segment.href;
-      // A URL reads left to right whatever override the text around it sets
-      link.dir = "ltr";
-      link.textContent = segment.text;
-      link.target = "_blank";
-      link.rel = "noopener noreferrer nofollow";
-      body.append(link);
+      for (const part of mentionSegments(segment.text, known)) {
+        if (part.mention === undefined) {
+          body.append(part.text);
+          continue;
+        }
+        const mention = document.createElement("span");
+        const isMe = part.mention.toLowerCase() === self.toLowerCase();
+        mention.className = isMe ? "mention mention-me" : "mention";
+        mention.textContent = part.text;
+        if (isMe) mine = true;
+        body.append(mention);
+      }
     }
+    return mine;
+  }
+
+  /**
+   * The quoted start of the message a reply answers; a button that leads there.
+   * @param {NonNullable<ChatMessage["reply"]>} reply
+   */
+  function renderQuote(reply) {
+    const quote = document.createElement("button");
+    quote.type = "button";
+    quote.className = "msg-quote";
+    quote.dataset.reply = String(reply.id);
+    quote.setAttribute(
+      "aria-label",
+      s("reply_goto", { nickname: reply.nickname }),
+    );
+    const nick = document.createElement("span");
+    nick.className = "msg-quote-nick";
+    nick.dir = "auto";
+    nick.textContent = reply.nickname;
+    const text = document.createElement("span");
+    text.className = "msg-quote-text";
+    text.dir = "auto";
+    text.textContent = reply.text === "" ? s("reply_gone") : reply.text;
+    quote.append(nick, " ", text);
+    return quote;
+  }
+
+  /** @param {Record<string, string[]>} reactions */
+  function renderReactions(reactions) {
+    const row = document.createElement("div");
+    row.className = "reactions";
+    const self = me();
+    for (const [emoji, who] of Object.entries(reactions)) {
+      if (!Array.isArray(who) || who.length === 0) continue;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "reaction";
+      button.dataset.emoji = emoji;
+      button.setAttribute("aria-pressed", String(who.includes(self)));
+      const label = s("reaction_who", {
+        names: who.join(s("typing_list_separator")),
+        emoji,
+      });
+      button.title = label;
+      button.setAttribute("aria-label", label);
+      const glyph = document.createElement("span");
+      glyph.className = "reaction-emoji";
+      glyph.textContent = emoji;
+      const count = document.createElement("span");
+      count.className = "reaction-count";
+      count.textContent = String(who.length);
+      button.append(glyph, count);
+      row.append(button);
+    }
+    return row.childElementCount > 0 ? row : undefined;
+  }
+
+  /**
+   * Everything of a message below its header, in its latest state.
+   * @param {HTMLElement} el
+   * @param {ChatMessage} message
+   */
+  function fillBody(el, message) {
+    el.classList.toggle("deleted", message.deleted === true);
+    const body = document.createElement("p");
+    body.className = "msg-text";
+    body.dir = "auto";
+    if (message.deleted) {
+      body.classList.add("msg-gone");
+      body.textContent = message.deletedBy === "moderator"
+        ? s("msg_deleted_moderator")
+        : s("msg_deleted");
+      el.classList.remove("mentioned");
+      el.append(body);
+      return;
+    }
+    if (message.reply) el.append(renderQuote(message.reply));
+    el.classList.toggle("mentioned", fillText(body, message.text));
+    if (message.edited) {
+      const edited = document.createElement("span");
+      edited.className = "msg-edited";
+      edited.textContent = s("msg_edited");
+      body.append(" ", edited);
+    }
+    el.append(body);
+    const reactions = message.reactions && renderReactions(message.reactions);
+    if (reactions) el.append(reactions);
   }
 
   return {
@@ -87,13 +195,25 @@ export function createMessageView({ lang, s }) {
       } else {
         head.append(renderTime(message.ts, "msg-time"));
       }
-
-      const body = document.createElement("p");
-      body.className = "msg-text";
-      body.dir = "auto";
-      fillText(body, message.text);
-      el.append(head, body);
+      el.append(head);
+      fillBody(el, message);
       return el;
+    },
+
+    /**
+     * Renders a message again below its header after it changed; the
+     * actions toolbar, if it is in there, stays.
+     * @param {HTMLElement} el
+     * @param {ChatMessage} message
+     */
+    refresh(el, message) {
+      const toolbar = el.querySelector(":scope > .msg-toolbar");
+      for (const part of [...el.children]) {
+        if (part.classList.contains("msg-head") || part === toolbar) continue;
+        part.remove();
+      }
+      fillBody(el, message);
+      if (toolbar) el.append(toolbar);
     },
 
     /**
@@ -113,7 +233,7 @@ export function createMessageView({ lang, s }) {
     /**
      * A quiet line: presence changes, errors, connection news.
      * @param {string} text
-     * @param {"info" | "presence" | "error"} kind
+     * @param {"info" | "presence" | "error" | "marker"} kind
      * @param {unknown} [ts]
      * @returns {HTMLElement}
      */
@@ -135,7 +255,7 @@ export function createMessageView({ lang, s }) {
      */
     titleTime(target) {
       if (!(target instanceof Element)) return;
-      const time = target.closest("time");
+      const time = target.closest(".msg, .notice")?.querySelector("time");
       if (!time || time.title) return;
       const ts = Date.parse(time.dateTime);
       if (Number.isFinite(ts)) time.title = clock.full(ts);

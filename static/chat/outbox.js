@@ -13,7 +13,7 @@ const MAX_RETRIES = 5;
 /**
  * @typedef {import("./message_log.js").ChatMessage} ChatMessage
  * @typedef {{ cid: string, text: string, el: HTMLElement, sent: boolean,
- *   retries: number }} OutboxEntry
+ *   retries: number, replyTo?: number }} OutboxEntry
  */
 
 /**
@@ -52,7 +52,10 @@ export function createOutbox({ s, log, send, isReady, me, onRefused }) {
         if (throttled) return;
         continue;
       }
-      if (!send({ type: "message", text: entry.text, cid: entry.cid })) return;
+      const frame = { type: "message", text: entry.text, cid: entry.cid };
+      if (!send(entry.replyTo ? { ...frame, replyTo: entry.replyTo } : frame)) {
+        return;
+      }
       entry.sent = true;
       // After a rate limit, one at a time until the queue is through, so a
       // long queue does not earn one refusal per message
@@ -112,8 +115,9 @@ export function createOutbox({ s, log, send, isReady, me, onRefused }) {
     /**
      * Shows a typed message as pending and sends it when it can.
      * @param {string} text
+     * @param {ChatMessage["reply"]} [reply] the message it answers
      */
-    add(text) {
+    add(text, reply) {
       const cid = newCid();
       const el = log.addPending({
         type: "message",
@@ -122,8 +126,16 @@ export function createOutbox({ s, log, send, isReady, me, onRefused }) {
         text,
         ts: Date.now(),
         cid,
+        reply,
       });
-      entries.set(cid, { cid, text, el, sent: false, retries: 0 });
+      entries.set(cid, {
+        cid,
+        text,
+        el,
+        sent: false,
+        retries: 0,
+        replyTo: reply?.id,
+      });
       log.updateEmpty();
       log.scrollToBottom();
       flush();
@@ -183,6 +195,15 @@ export function createOutbox({ s, log, send, isReady, me, onRefused }) {
      */
     retry(seconds) {
       retryInFlight(seconds, true);
+    },
+
+    /**
+     * Fails the oldest reply in flight, whose original the server no longer has.
+     * @param {string} reason
+     */
+    refuseReply(reason) {
+      const refused = [...entries.values()].find((e) => e.sent && e.replyTo);
+      if (refused) fail(refused, reason, true);
     },
 
     /**

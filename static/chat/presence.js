@@ -73,6 +73,14 @@ export function createPresence({ lang, s, me, onChange }) {
       return me;
     },
 
+    /**
+     * Everyone in the room, us included, in no particular order.
+     * @returns {string[]}
+     */
+    list() {
+      return [...users];
+    },
+
     /** How many people are in the room, us included. */
     get size() {
       return users.size;

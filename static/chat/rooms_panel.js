@@ -16,9 +16,12 @@ const ROOMS_MIN_GAP_MS = 3000;
  * Fills the rooms list and keeps it fresh; wires the room form and drawer.
  * @param {{ app: HTMLElement, room: string,
  *   s: import("./page.js").Translate, usersHere: () => number,
- *   isReady: () => boolean }} options
+ *   isReady: () => boolean, readQuery: () => string }} options
+ *   `readQuery`: what was read where, for the unread counts
  */
-export function createRoomsPanel({ app, room, s, usersHere, isReady }) {
+export function createRoomsPanel(
+  { app, room, s, usersHere, isReady, readQuery },
+) {
   const roomList = byId("room-list");
   let roomsFetchedAt = 0;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -34,7 +37,7 @@ export function createRoomsPanel({ app, room, s, usersHere, isReady }) {
     roomsBusy = true;
     roomsFetchedAt = Date.now();
     try {
-      const response = await fetch("/api/rooms", {
+      const response = await fetch(`/api/rooms${readQuery()}`, {
         headers: { accept: "application/json" },
         cache: "no-store",
       });
@@ -58,11 +61,14 @@ export function createRoomsPanel({ app, room, s, usersHere, isReady }) {
     lastRooms = data;
     /** @type {Map<string, number>} */
     const rooms = new Map();
+    /** @type {Map<string, Record<string, unknown>>} */
+    const unread = new Map();
     if (Array.isArray(data)) {
       for (const item of data) {
         const name = item?.name;
         if (typeof name !== "string" || roomSlug(name) !== name) continue;
         rooms.set(name, typeof item.users === "number" ? item.users : 0);
+        unread.set(name, item);
       }
     }
     // The lobby and the room we are in are always listed
@@ -88,9 +94,37 @@ export function createRoomsPanel({ app, room, s, usersHere, isReady }) {
       count.className = "room-link-count";
       count.textContent = s("room_users", { count: rooms.get(name) ?? 0 });
       link.append(label, " ", count);
+      if (name !== room) link.append(...badges(unread.get(name)));
       li.append(link);
       return li;
     }));
+  }
+
+  /**
+   * The unread and mention badges of a room the reader visited before.
+   * @param {Record<string, unknown> | undefined} item
+   * @returns {HTMLElement[]}
+   */
+  function badges(item) {
+    const out = [];
+    const count = Number(item?.unread ?? 0);
+    const mentions = Number(item?.mentions ?? 0);
+    if (Number.isSafeInteger(count) && count > 0) {
+      const badge = document.createElement("span");
+      badge.className = "room-unread";
+      badge.textContent = s(
+        item?.capped === true ? "room_unread_capped" : "room_unread",
+        { count },
+      );
+      out.push(badge);
+    }
+    if (Number.isSafeInteger(mentions) && mentions > 0) {
+      const badge = document.createElement("span");
+      badge.className = "room-mentions";
+      badge.textContent = s("room_mentions", { count: mentions });
+      out.push(badge);
+    }
+    return out;
   }
 
   // Refreshes by itself every 30 s while the tab is shown

@@ -46,7 +46,7 @@ const FLUSH_TIMEOUT_MS = 250;
  * @typedef {{ kind: "message", message: ChatMessage, own: boolean,
  *   initial: boolean }
  *   | { kind: "confirm", el: HTMLElement, message: ChatMessage }
- *   | { kind: "notice", el: HTMLElement }
+ *   | { kind: "notice", el: HTMLElement, ts?: number }
  *   | { kind: "refresh", id: number }} Entry
  *   What waits for the next flush: a new message (`initial` for the
  *   history of the first welcome), an own pending message the server
@@ -179,7 +179,13 @@ export function createMessageLog(
       }
       if (entry.kind === "notice") {
         tail = undefined;
-        if (i >= skip) fragment.append(entry.el);
+        if (i < skip) return;
+        // A join on a new day starts that day too, not the next message.
+        if (entry.ts !== undefined && days.day(entry.ts) !== tailDay) {
+          tailDay = days.day(entry.ts);
+          fragment.append(days.separator(entry.ts));
+        }
+        fragment.append(entry.el);
         return;
       }
       const { message, own, initial } = entry;
@@ -377,7 +383,8 @@ export function createMessageLog(
      * @param {unknown} [ts]
      */
     notice(text, kind = "info", ts) {
-      enqueue({ kind: "notice", el: view.notice(text, kind, ts) });
+      const at = typeof ts === "number" ? ts : undefined;
+      enqueue({ kind: "notice", el: view.notice(text, kind, ts), ts: at });
     },
 
     /**

@@ -279,6 +279,7 @@ export class Room {
       );
       const repeats = confirmRepeats(fresh, stored, this.#senders);
       for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
+      this.#changes.committed(fresh, this.#senders);
       for (const message of fresh) this.#senders.delete(message);
       this.#restartIfReset(fresh, repeats);
       if (repeats.size === 0) return fresh;

@@ -87,9 +87,14 @@ browserTest("mentions are offered, highlighted, counted and notified", async (
   await send(ann, "@bo look at this");
   await seeMessage(bo, "look at this");
   assert.equal(await bo.title(), "(@1) (1) 大厅 · 聊天室");
-  assert.deepEqual(await bo.evaluate(() => (globalThis as any).__shown), [
-    "ann 在 lobby 提及了你",
-  ]);
+  assert.deepEqual(
+    await bo.evaluate(() =>
+      (globalThis as unknown as { __shown: unknown }).__shown
+    ),
+    [
+      "ann 在 lobby 提及了你",
+    ],
+  );
   // A message that only names someone else does not
   cy.send({ type: "message", text: "@ann hello" });
   await seeMessage(bo, "@ann hello");

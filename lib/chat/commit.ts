@@ -59,6 +59,8 @@ export async function commitFresh(
     );
     const repeats = confirmRepeats(fresh, stored, senders);
     for (let i = 0; i < fresh.length; i++) fresh[i].id = stored[i].id;
+    // Stored: a moderator's delete is confirmed and audited only now.
+    changes.committed(fresh, senders);
     for (const message of fresh) senders.delete(message);
     if (repeats.size > 0) {
       const kept = events.filter((e) => !repeats.has(e as SequencedEvent));

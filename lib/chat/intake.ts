@@ -7,7 +7,11 @@
  * @module
  */
 import { countRateLimited } from "../app/telemetry.ts";
-import { moderationRefusal } from "../moderation/gate.ts";
+import {
+  markModeratorDelete,
+  moderationRefusal,
+  moderatorDelete,
+} from "../moderation/gate.ts";
 import type { Connection } from "./connection.ts";
 import type { AddressLimiter } from "./limits.ts";
 import {
@@ -111,7 +115,12 @@ function change(
   }
   if (!mayPost(member, ctx)) return undefined;
   if (request.type === "delete") {
-    return { type: "delete", id: 0, ts, target, by: "author" };
+    // A moderator's only through moderation.ts's mark on the request.
+    const removal = moderatorDelete(member, request);
+    const by = removal ? "moderator" : "author";
+    const event: SequencedEvent = { type: "delete", id: 0, ts, target, by };
+    if (removal) markModeratorDelete(event, removal);
+    return event;
   }
   // Whether it goes on or off is known only against the stored message.
   const { emoji } = request;

@@ -12,14 +12,18 @@ import { MAX_REACTIONS_PER_MESSAGE } from "../../static/shared/protocol.js";
 import type { NewMessage } from "../storage/history.ts";
 import {
   applyEvent,
+  cloneMessage,
   hasReacted,
   MessageStates,
+  reactionOwner,
   reactionsFull,
+  setReactionOwner,
   snippet,
   toRecord,
 } from "../storage/message_state.ts";
 import type { Connection } from "./connection.ts";
 import { strike } from "./intake.ts";
+import { afterModeratorDelete, moderatorDelete } from "../moderation/gate.ts";
 import {
   type ChatMessage,
   type ErrorCode,
@@ -127,6 +131,19 @@ export class RoomChanges {
     return records;
   }
 
+  /** After the commit gave `fresh` their ids: moderators' deletes are audited and confirmed. */
+  committed(
+    fresh: readonly SequencedEvent[],
+    senders: ReadonlyMap<SequencedEvent, Connection>,
+  ): void {
+    for (const event of fresh) {
+      const sender = senders.get(event);
+      if (event.type === "delete" && event.by === "moderator" && sender) {
+        afterModeratorDelete(sender, event);
+      }
+    }
+  }
+
   /** The message `id` as this flush has left it so far. */
   #state(
     id: number,
@@ -154,7 +171,12 @@ export class RoomChanges {
     const target = this.#state(event.target, overlay);
     if (!target || target.deleted) return notFound(event.target);
     if (event.type === "reaction") {
-      event.on = !hasReacted(target, event.emoji, event.nickname);
+      // By session: whoever takes a freed nickname cannot take off the
+      // reactions its previous holder put on.
+      if (sender) setReactionOwner(event, await ownerOf(sender.session));
+      const { nickname } = event;
+      const owner = reactionOwner(event);
+      event.on = !hasReacted(target, event.emoji, { nickname, owner });
       if (event.on && reactionsFull(target, event.emoji)) {
         return {
           code: "too_many_reactions",
@@ -166,7 +188,7 @@ export class RoomChanges {
       const refusal = await this.#checkAuthor(event, target, sender);
       if (refusal) return refusal;
     }
-    const changed = structuredClone(target);
+    const changed = cloneMessage(target);
     const map = new Map([[changed.id, changed]]);
     applyEvent(map, event);
     overlay.set(changed.id, changed);
@@ -178,9 +200,16 @@ export class RoomChanges {
     target: ChatMessage,
     sender: Connection | undefined,
   ): Promise<Refusal | undefined> {
-    // Only a moderator's frame is made with by "moderator" (issue 15); its
-    // right was checked where it was made.
-    if (event.type === "delete" && event.by === "moderator") return undefined;
+    if (event.type === "delete" && event.by === "moderator") {
+      // Made only from a moderator's `mod` frame; checked again here, as
+      // the role may have gone while the frame waited.
+      const removal = moderatorDelete(sender, event);
+      if (!removal) {
+        return { code: "forbidden", message: "Only moderators may moderate" };
+      }
+      removal.author = target.nickname;
+      return undefined;
+    }
     const { history, now, settings: { editWindowMs } } = this.#ctx;
     const owner = await history.owner(this.#room, target.id);
     // Checked by session, not by name: a nickname is free to take once

@@ -27,6 +27,8 @@ export interface AuditEntry {
   seconds?: number;
   /** A new topic. */
   text?: string;
+  /** The message a moderator removed (its author is `target`). */
+  message?: number;
 }
 
 /** What a caller records: everything but the id and the time. */

@@ -38,6 +38,18 @@ export interface ModerationGate {
   ): string | undefined;
   /** Sends a new member the room's state (topic, slow mode, lock, moderators). */
   welcomed(member: Connection): void;
+  /** Whether a connected session is a moderator's. */
+  isModerator(session: ChatSession): boolean;
+  /** Audits and confirms a moderator's delete once it is committed. */
+  deleted(member: Connection, removal: ModeratorDelete & { id: number }): void;
+}
+
+/** A moderator's removal of a message, from its `mod` frame to its commit. */
+export interface ModeratorDelete {
+  target: number;
+  reason: string;
+  /** The removed message's author, learnt at the commit's check. */
+  author?: string;
 }
 
 const gates = new WeakMap<ChatSession, ModerationGate>();
@@ -59,4 +71,39 @@ export function moderationRefusal(
 /** Called once a member is welcomed (room.ts). */
 export function afterWelcome(member: Connection): void {
   gates.get(member.session)?.welcomed(member);
+}
+
+// Only moderation.ts marks a request, and intake.ts carries the mark to
+// the event: no field of a client's frame can make a delete a moderator's.
+const removals = new WeakMap<object, ModeratorDelete>();
+
+/** Marks a delete request or event as a moderator's (moderation.ts, intake.ts). */
+export function markModeratorDelete(
+  item: object,
+  removal: ModeratorDelete,
+): void {
+  removals.set(item, removal);
+}
+
+/** The moderator's removal `item` carries, if it is marked and `member` is a moderator now. */
+export function moderatorDelete(
+  member: Connection | undefined,
+  item: object,
+): ModeratorDelete | undefined {
+  const removal = removals.get(item);
+  if (!removal || !member) return undefined;
+  return gates.get(member.session)?.isModerator(member.session)
+    ? removal
+    : undefined;
+}
+
+/** Called once a moderator's delete is committed with `id` (room_events.ts). */
+export function afterModeratorDelete(
+  member: Connection,
+  event: { id: number },
+): void {
+  const removal = removals.get(event);
+  if (removal) {
+    gates.get(member.session)?.deleted(member, { ...removal, id: event.id });
+  }
 }

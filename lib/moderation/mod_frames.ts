@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isMessageId } from "../chat/change_frames.ts";
 import { parseJsonObject } from "../chat/protocol.ts";
 
 /** Every moderation action. */
@@ -17,6 +18,7 @@ export const MOD_ACTIONS = [
   "lock",
   "unlock",
   "topic",
+  "delete",
 ] as const;
 
 /** One moderation action. */
@@ -43,6 +45,8 @@ export interface ModRequest {
   seconds?: number;
   text?: string;
   reason?: string;
+  /** The message a `delete` removes. */
+  target?: number;
   /** A ban also covers the addresses the user is connected from. */
   address?: boolean;
 }
@@ -61,6 +65,7 @@ const FIELDS = new Set([
   "text",
   "reason",
   "address",
+  "target",
 ]);
 const NEEDS_NICKNAME = new Set<ModAction>([
   "kick",
@@ -147,6 +152,20 @@ export function parseModFrame(data: string): ModParse {
       };
     }
     request.duration = duration;
+  }
+  if (action === "delete") {
+    if (!isMessageId(frame.target)) {
+      return {
+        ok: false,
+        message: 'Invalid mod frame: delete needs "target", a message id',
+      };
+    }
+    request.target = frame.target;
+  } else if (frame.target !== undefined) {
+    return {
+      ok: false,
+      message: 'Invalid mod frame: "target" is for delete only',
+    };
   }
   if (frame.address !== undefined) {
     if (action !== "ban" || typeof frame.address !== "boolean") {

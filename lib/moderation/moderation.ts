@@ -18,9 +18,15 @@ import type { NicknameRegistry } from "../storage/nickname_registry.ts";
 import { KEYS } from "../storage/keys.ts";
 import { AuditLog } from "./audit_log.ts";
 import { type BanRecord, BanStore } from "./bans.ts";
-import type { HubPort, ModerationGate } from "./gate.ts";
+import type { HubPort, ModerationGate, ModeratorDelete } from "./gate.ts";
+import { confirmDelete, requestDelete } from "./moderator_delete.ts";
 import { LoginGate } from "./login_gate.ts";
-import { isModFrame, modError, parseModFrame } from "./mod_frames.ts";
+import {
+  isModFrame,
+  modError,
+  type ModRequest,
+  parseModFrame,
+} from "./mod_frames.ts";
 import { runAction } from "./moderator_actions.ts";
 import { ModerationState } from "./room_state.ts";
 import { type Signal, Signals } from "./signals.ts";
@@ -186,6 +192,10 @@ export class Moderation implements ModerationGate {
       member.send(modError("bad_request", parsed.message));
       return true;
     }
+    if (parsed.request.action === "delete") {
+      this.#remove(member, parsed.request);
+      return true;
+    }
     const actor = { nickname: member.session.nickname, room: member.room.name };
     const { action, nickname: target } = parsed.request;
     runAction(this, actor, parsed.request).then(
@@ -212,6 +222,18 @@ export class Moderation implements ModerationGate {
       },
     );
     return true;
+  }
+
+  #remove(member: Connection, request: ModRequest): void {
+    requestDelete(member, request);
+  }
+
+  deleted(member: Connection, removal: ModeratorDelete & { id: number }): void {
+    confirmDelete(member, removal, {
+      audit: this.audit,
+      log: this.#log,
+      now: this.now(),
+    });
   }
 
   refusal(

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { MAX_REACTIONS_PER_MESSAGE } from "../../static/shared/protocol.js";
 import type {
   ChatMessage,
   DeletedBy,
@@ -16,6 +15,20 @@ import type {
   SequencedEvent,
 } from "../chat/protocol.ts";
 import type { HistoryPage, HistoryStore } from "./history.ts";
+import {
+  dropReactors,
+  reactionOwner,
+  setReactionOwner,
+  toggleReaction,
+} from "./reactions.ts";
+
+export {
+  cloneMessage,
+  hasReacted,
+  reactionOwner,
+  reactionsFull,
+  setReactionOwner,
+} from "./reactions.ts";
 
 /** Longest quote of the original a reply carries, in code points. */
 export const SNIPPET_CHARS = 100;
@@ -61,7 +74,7 @@ export function copyExtra(from: StoredExtra, to: StoredExtra): void {
   }
 }
 
-/** The record to store for a new event; `owner` is kept only with messages. */
+/** The record to store for a new event; `owner` is kept with messages and reactions. */
 export function toRecord(event: SequencedEvent, owner?: string): StoredRecord {
   const { ts } = event;
   switch (event.type) {
@@ -97,8 +110,8 @@ export function toRecord(event: SequencedEvent, owner?: string): StoredRecord {
         target: event.target,
         by: event.by,
       };
-    case "reaction":
-      return {
+    case "reaction": {
+      const record: StoredRecord = {
         nickname: event.nickname,
         text: "",
         ts,
@@ -107,6 +120,10 @@ export function toRecord(event: SequencedEvent, owner?: string): StoredRecord {
         emoji: event.emoji,
         on: event.on,
       };
+      const by = owner ?? reactionOwner(event);
+      if (by !== undefined) record.owner = by;
+      return record;
+    }
   }
 }
 
@@ -134,7 +151,7 @@ export function eventFromRecord(
   }
   if (record.kind === "reaction") {
     const emoji = record.emoji ?? "";
-    return {
+    const reaction: SequencedEvent = {
       type: "reaction",
       id,
       ts,
@@ -143,6 +160,8 @@ export function eventFromRecord(
       nickname,
       on: !!record.on,
     };
+    if (record.owner !== undefined) setReactionOwner(reaction, record.owner);
+    return reaction;
   }
   if (record.replyTo !== undefined) message.replyTo = record.replyTo;
   if (record.reply !== undefined) message.reply = { ...record.reply };
@@ -153,22 +172,6 @@ export function eventFromRecord(
 export function snippet(text: string): string {
   if (text.length <= SNIPPET_CHARS) return text;
   return Array.from(text).slice(0, SNIPPET_CHARS).join("");
-}
-
-/** Whether `nickname` has put `emoji` on `message`. */
-export function hasReacted(
-  message: ChatMessage,
-  emoji: string,
-  nickname: string,
-): boolean {
-  return message.reactions?.[emoji]?.includes(nickname) ?? false;
-}
-
-/** Whether `emoji` would be one distinct reaction too many on `message`. */
-export function reactionsFull(message: ChatMessage, emoji: string): boolean {
-  const reactions = message.reactions ?? {};
-  return !(emoji in reactions) &&
-    Object.keys(reactions).length >= MAX_REACTIONS_PER_MESSAGE;
 }
 
 /**
@@ -200,21 +203,10 @@ export function applyEvent(
     target.deletedBy = event.by;
     delete target.edited;
     delete target.reactions;
+    dropReactors(target);
     delete target.reply;
   } else {
-    const { emoji, nickname } = event;
-    const on = hasReacted(target, emoji, nickname);
-    if (event.on === on) return;
-    if (event.on) {
-      if (reactionsFull(target, emoji)) return;
-      target.reactions ??= {};
-      (target.reactions[emoji] ??= []).push(nickname);
-      return;
-    }
-    const left = target.reactions![emoji].filter((n) => n !== nickname);
-    if (left.length > 0) target.reactions![emoji] = left;
-    else delete target.reactions![emoji];
-    if (Object.keys(target.reactions!).length === 0) delete target.reactions;
+    toggleReaction(target, event);
   }
 }
 

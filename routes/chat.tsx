@@ -85,26 +85,26 @@ export function chatRoutes(services: Services): Hono {
       const refused = unreadLimit(c);
       if (refused) return refused;
     }
-    const rooms: { name: string; users: number }[] = await hub.rooms();
-    // Visited rooms nobody is in are listed too, if they have history
-    const listed = new Set(rooms.map((r) => r.name));
-    const extra = [...read.keys()].filter((name) => !listed.has(name));
-    const extraHeads = await Promise.all(extra.map((r) => history.head(r)));
-    extra.forEach((name, i) => {
-      if (extraHeads[i] > 0) rooms.push({ name, users: 0 });
-    });
-    // The newest id of each room (changes count too), for resuming
-    const heads = await Promise.all(rooms.map((r) => history.head(r.name)));
-    const unread = await Promise.all(rooms.map((r, i) => {
-      const after = read.get(r.name);
+    const present: { name: string; users: number }[] = await hub.rooms();
+    const listed = new Set(present.map((r) => r.name));
+    const visited = [...read.keys()].filter((name) => !listed.has(name))
+      .map((name) => ({ name, users: 0 }));
+    // One head read per room: the newest id (changes count too), for
+    // resuming, and whether a visited room nobody is in has any history.
+    const all = [...present, ...visited];
+    const heads = await Promise.all(all.map((r) => history.head(r.name)));
+    const rooms = all.map((room, i) => ({ room, latest: heads[i] }))
+      .filter(({ room, latest }) => listed.has(room.name) || latest > 0);
+    const unread = await Promise.all(rooms.map(({ room, latest }) => {
+      const after = read.get(room.name);
       return after === undefined || !session ? undefined : unreadIn(
         history,
-        r.name,
-        { after, head: heads[i], reader: session.nickname },
+        room.name,
+        { after, head: latest, reader: session.nickname },
       );
     }));
     return c.json(
-      rooms.map((r, i) => ({ ...r, latest: heads[i], ...unread[i] })),
+      rooms.map(({ room, latest }, i) => ({ ...room, latest, ...unread[i] })),
     );
   });
 

@@ -20,10 +20,13 @@ import { applyChange, requote } from "./changes.js";
  *   outbox: ReturnType<typeof import("./outbox.js").createOutbox>,
  *   presence: ReturnType<typeof import("./presence.js").createPresence>,
  *   rooms: ReturnType<typeof import("./rooms_panel.js").createRoomsPanel>,
+ *   roomState: import("./room_state.js").RoomState,
  *   arrived: (message: ChatMessage, initial: boolean) => void,
  *   onWelcomed: () => void,
+ *   onModAnswer: (answer: Record<string, any>) => void,
  * }} Parts
- *   `arrived` hears of each new message (mentions, unread marks)
+ *   `arrived` hears of each new message (mentions, unread marks);
+ *   `onModAnswer` hears a moderator's `mod_ok`
  */
 
 /**
@@ -44,7 +47,18 @@ export function startsOver(known, welcome) {
  * @param {Parts} parts
  */
 export function createFrameHandler(
-  { s, conn, log, outbox, presence, rooms, arrived, onWelcomed },
+  {
+    s,
+    conn,
+    log,
+    outbox,
+    presence,
+    rooms,
+    roomState,
+    arrived,
+    onWelcomed,
+    onModAnswer,
+  },
 ) {
   /** @type {Set<number>} */
   const seen = new Set();
@@ -92,6 +106,12 @@ export function createFrameHandler(
         break;
       case "typing":
         presence.typing(event.nickname);
+        break;
+      case "room":
+        roomState.apply(event);
+        break;
+      case "mod_ok":
+        onModAnswer(event);
         break;
       case "error":
         onError(String(event.code), event.retryAfter);

@@ -17,6 +17,7 @@ import { createMessageLog } from "./message_log.js";
 import { createOutbox } from "./outbox.js";
 import { pageStrings } from "./page.js";
 import { createPresence } from "./presence.js";
+import { createRoomState } from "./room_state.js";
 import { createRoomsPanel } from "./rooms_panel.js";
 import { createScrollback } from "./scrollback.js";
 import { createUnread } from "./unread.js";
@@ -33,6 +34,7 @@ export function startChat(app) {
   const editWindowMs = Number(app.dataset.editWindowMinutes ?? 15) * 60_000;
   adoptNickColours();
   const unread = createUnread({ room });
+  const roomState = createRoomState();
 
   // The parts call each other back only once the socket opens, after all
   // of them exist
@@ -160,8 +162,10 @@ export function startChat(app) {
     outbox,
     presence,
     rooms,
+    roomState,
     arrived: (message, initial) => mentions.arrived(message, initial),
     onWelcomed: () => scrollback.fill(),
+    onModAnswer: () => {},
   });
   conn.connect();
 }

@@ -40,8 +40,10 @@ export class SessionPolicy {
   #strikes = 0;
   #struckAt: number;
   #forgivePerMs: number;
-  #cids = new Map<string, ChatMessage>();
-  #typingAt = new Map<string, number>();
+  // Made on first use: most sessions never type or send a cid, and two
+  // empty Maps per session are about 340 bytes of heap
+  #cids: Map<string, ChatMessage> | undefined;
+  #typingAt: Map<string, number> | undefined;
 
   constructor(options: PolicyOptions) {
     this.#bucket = new TokenBucket(options);
@@ -67,15 +69,15 @@ export class SessionPolicy {
 
   /** Whether a typing event in `room` goes out now; at most one a second per room. */
   allowTyping(room: string, now: number): boolean {
-    const last = this.#typingAt.get(room) ?? 0;
+    const last = this.#typingAt?.get(room) ?? 0;
     if (now - last < TYPING_INTERVAL_MS) return false;
-    this.#typingAt.set(room, now);
+    (this.#typingAt ??= new Map()).set(room, now);
     return true;
   }
 
   /** The message already taken under `cid`, if any: a retry is confirmed, not posted. */
   seen(cid: string): ChatMessage | undefined {
-    return this.#cids.get(cid);
+    return this.#cids?.get(cid);
   }
 
   /** Takes a token for one message, or says how long to wait or that it is abuse. */
@@ -92,14 +94,13 @@ export class SessionPolicy {
   /** Remembers a message under its cid (the oldest is forgotten past {@linkcode MAX_CIDS}). */
   remember(message: ChatMessage): void {
     if (message.cid === undefined) return;
-    this.#cids.set(message.cid, message);
-    if (this.#cids.size > MAX_CIDS) {
-      this.#cids.delete(this.#cids.keys().next().value!);
-    }
+    const cids = this.#cids ??= new Map();
+    cids.set(message.cid, message);
+    if (cids.size > MAX_CIDS) cids.delete(cids.keys().next().value!);
   }
 
   /** Forgets `cid`: its message was not stored, so a retry must post it. */
   forget(cid: string): void {
-    this.#cids.delete(cid);
+    this.#cids?.delete(cid);
   }
 }

@@ -44,8 +44,47 @@ export interface PresenceChanges {
 
 interface ClusterEntry {
   nickname: string;
-  /** Instance id → when it last confirmed this user (ms). */
-  instances: Map<string, number>;
+  /**
+   * The one instance that confirmed this user, or instance id → when (ms)
+   * once there are several: nearly everyone is on one instance, and a Map
+   * per user would cost about 170 bytes of heap each.
+   */
+  where: string | Map<string, number>;
+  /** When the one instance in `where` last confirmed this user (ms). */
+  at: number;
+}
+
+/** Each instance that confirmed `entry`'s user, with when. */
+function sightings(entry: ClusterEntry): [string, number][] {
+  return typeof entry.where === "string"
+    ? [[entry.where, entry.at]]
+    : [...entry.where];
+}
+
+/** Records that `instance` confirmed `entry`'s user at `at`, keeping the latest. */
+function sight(entry: ClusterEntry, instance: string, at: number): void {
+  const { where } = entry;
+  if (typeof where === "string") {
+    if (where === instance) entry.at = Math.max(entry.at, at);
+    else entry.where = new Map([[where, entry.at], [instance, at]]);
+    return;
+  }
+  where.set(instance, Math.max(where.get(instance) ?? 0, at));
+}
+
+/** Forgets `instance` for `entry`: false if it was not there; `empty` once no instance is left. */
+function unsight(
+  entry: ClusterEntry,
+  instance: string,
+): { removed: boolean; empty: boolean } {
+  const { where } = entry;
+  if (typeof where === "string") {
+    return where === instance
+      ? { removed: true, empty: true }
+      : { removed: false, empty: false };
+  }
+  const removed = where.delete(instance);
+  return { removed, empty: where.size === 0 };
 }
 
 // One collator for every sort: localeCompare would build one per call.
@@ -146,7 +185,7 @@ export class RoomPresence {
       }
     }
     for (const [sid, entry] of [...this.#cluster]) {
-      for (const [instance, at] of [...entry.instances]) {
+      for (const [instance, at] of sightings(entry)) {
         // A live instance renews every third of the TTL.
         if (instance === this.#instance || now - at <= this.#ttlMs) continue;
         if (this.#remove(sid, instance)) changes.left.push(entry.nickname);
@@ -194,21 +233,19 @@ export class RoomPresence {
   #add(sid: string, nickname: string, instance: string, at: number): boolean {
     const entry = this.#cluster.get(sid);
     if (entry) {
-      entry.instances.set(
-        instance,
-        Math.max(entry.instances.get(instance) ?? 0, at),
-      );
+      sight(entry, instance, at);
       return false;
     }
-    this.#cluster.set(sid, { nickname, instances: new Map([[instance, at]]) });
+    this.#cluster.set(sid, { nickname, where: instance, at });
     return true;
   }
 
   /** Removes `instance` from `sid`'s presence; true when the user has left the room. */
   #remove(sid: string, instance: string): boolean {
     const entry = this.#cluster.get(sid);
-    if (!entry || !entry.instances.delete(instance)) return false;
-    if (entry.instances.size > 0) return false;
+    if (!entry) return false;
+    const { removed, empty } = unsight(entry, instance);
+    if (!removed || !empty) return false;
     this.#cluster.delete(sid);
     return true;
   }

@@ -12,7 +12,7 @@
  * Env knobs: BENCH_QUICK=1 (tiny CI run), BENCH_REPS, BENCH_SECONDS,
  * BENCH_WORKLOADS (burst32,burst1000,workers32,workers1000,capacity,idle,page;
  * page, the chat page in Chromium, is in full runs only: bench/page_render.ts),
- * BENCH_MEMBERS, BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT,
+ * BENCH_MEMBERS, BENCH_START_RATE, BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT,
  * BENCH_PAGE_MESSAGES, BENCH_KV (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,..."),
  * BENCH_CPU_PROF (a folder for the chat server's --cpu-prof profiles),
  * BENCH_BUN (0 = no Bun peer, 1 = use it in a quick run too, or a path).
@@ -152,7 +152,7 @@ export function readSettings(
       config: {
         kind: "capacity",
         members: num("BENCH_MEMBERS", 1000, 20),
-        startRate: 25,
+        startRate: num("BENCH_START_RATE", 25, 1),
         maxRate: num("BENCH_MAX_RATE", 51_200, 50),
         stepMs: measureMs,
         warmupMs,

@@ -121,7 +121,9 @@ export function AuditPage(
                   </tr>
                 </thead>
                 <tbody>
-                  {entries.map((entry) => <Row lang={lang} entry={entry} />)}
+                  {entries.map((entry) => (
+                    <Row key={entry.id} lang={lang} entry={entry} />
+                  ))}
                 </tbody>
               </table>
             </div>

@@ -46,7 +46,6 @@ const CLIENT_KEYS: readonly MessageKey[] = [
   "duration_seconds",
   "duration_minutes",
   "rules_slow",
-  "rules_slow_wait",
   "rules_locked",
   "rules_muted_until",
   "rules_muted",

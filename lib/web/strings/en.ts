@@ -142,7 +142,6 @@ export const EN = {
   duration_seconds: "{seconds} s",
   duration_minutes: "{minutes} min",
   rules_slow: "Slow mode: one message every {duration}",
-  rules_slow_wait: "Slow mode: you can post again in {seconds} s",
   rules_locked: "Locked: only moderators can post",
   rules_muted_until: "You are muted until {time}",
   rules_muted: "You are muted",

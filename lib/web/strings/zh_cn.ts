@@ -129,8 +129,7 @@ export const ZH_CN: Record<MessageKey, string> = {
   // room moderation: the room's rules, the moderators' panel, the audit page
   duration_seconds: "{seconds} 秒",
   duration_minutes: "{minutes} 分钟",
-  rules_slow: "慢速模式：每 {duration} 只能发一条消息",
-  rules_slow_wait: "慢速模式：{seconds} 秒后可以再发言",
+  rules_slow: "慢速模式：每 {duration}只能发一条消息",
   rules_locked: "已锁定：只有管理员可以发言",
   rules_muted_until: "你已被禁言，{time} 解除",
   rules_muted: "你已被禁言",
@@ -150,7 +149,7 @@ export const ZH_CN: Record<MessageKey, string> = {
   mod_sending: "正在发送…",
   mod_done_topic: "话题已设置",
   mod_done_topic_cleared: "话题已清除",
-  mod_done_slow: "慢速模式已开启：每 {duration} 一条消息",
+  mod_done_slow: "慢速模式已开启：每 {duration}一条消息",
   mod_done_slow_off: "慢速模式已关闭",
   mod_done_lock: "房间已锁定",
   mod_done_unlock: "房间已解锁",

@@ -59,6 +59,8 @@ export function ChatPage(
         <header class="room-header">
           <div class="room-title">
             <h1 class="room-name" id="room-name">{roomLabel}</h1>
+            {/* room moderation: the topic, filled by static/chat/room_rules.js */}
+            <p id="room-topic" class="room-topic" hidden></p>
             <span id="online-count" class="online-count"></span>
           </div>
           {
@@ -124,6 +126,8 @@ export function ChatPage(
             hidden
           >
           </ul>
+          {/* room moderation: slow mode, lock and mute, as the room frame says */}
+          <p id="room-rules" class="room-rules" hidden></p>
           <form id="composer" class="composer" autocomplete="off">
             <label for="message-input" class="visually-hidden">
               {t(lang, "message_label")}
@@ -214,6 +218,67 @@ export function ChatPage(
               </div>
               <p id="room-error" class="field-error" role="alert" hidden></p>
             </form>
+          </section>
+
+          {
+            /* room moderation: static/chat/room_controls.js shows it to
+              moderators only; the server checks every request anyway */
+          }
+          <section
+            id="mod-section"
+            class="panel-section mod-section"
+            aria-labelledby="mod-heading"
+            hidden
+          >
+            <h2 id="mod-heading" class="panel-heading">
+              {t(lang, "mod_heading")}
+            </h2>
+            <form id="mod-topic-form" class="mod-form" autocomplete="off">
+              <label for="mod-topic" class="field-label">
+                {t(lang, "mod_topic_label")}
+              </label>
+              <input
+                id="mod-topic"
+                name="topic"
+                type="text"
+                class="text-input"
+                maxlength={200}
+                placeholder={t(lang, "mod_topic_placeholder")}
+              />
+              <div class="mod-row">
+                <button type="submit" class="button">
+                  {t(lang, "mod_topic_set")}
+                </button>
+                <button type="button" id="mod-topic-clear" class="button">
+                  {t(lang, "mod_topic_clear")}
+                </button>
+              </div>
+            </form>
+            <div class="mod-form">
+              <label for="mod-slow" class="field-label">
+                {t(lang, "mod_slow_label")}
+              </label>
+              <select id="mod-slow" class="text-input mod-select">
+                {[0, 5, 10, 30, 60, 300].map((seconds) => (
+                  <option value={String(seconds)}>
+                    {seconds === 0
+                      ? t(lang, "mod_slow_off")
+                      : seconds < 60
+                      ? t(lang, "duration_seconds", { seconds })
+                      : t(lang, "duration_minutes", { minutes: seconds / 60 })}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div class="mod-row">
+              <button type="button" id="mod-lock" class="button">
+                {t(lang, "mod_lock")}
+              </button>
+              <a href="/audit" id="mod-audit-link" class="mod-audit-link">
+                {t(lang, "mod_audit_link")}
+              </a>
+            </div>
+            <p id="mod-status" class="mod-status" role="status"></p>
           </section>
 
           {

@@ -7,11 +7,14 @@ import {
 } from "../lib/storage/backup.ts";
 import { KEYS } from "../lib/storage/keys.ts";
 import {
+  getPage,
   HIGH_RATE,
+  login,
   type ServerEvent,
   startServer,
   type TestClient,
 } from "./helpers/harness.ts";
+import { joinAsModerator, MOD_ENV, moderate } from "./helpers/moderation.ts";
 
 const TTLS: ImportOptions = {
   messageTtlMs: 30 * 86_400_000,
@@ -230,6 +233,81 @@ Deno.test("import refuses a bad line with its number and writes nothing of it", 
       (err: Error) => err instanceof ImportError && message.test(err.message),
     );
     assert.equal((await kv.get(KEYS.head("lobby"))).value, null);
+  }
+});
+
+Deno.test("export, import into a fresh KV: a ban, a mute, a room's slow mode and topic and the audit log survive", async () => {
+  using source = await Deno.openKv(":memory:");
+  using target = await Deno.openKv(":memory:");
+  let audit: unknown;
+  {
+    await using old = await startServer(MOD_ENV, { kv: source });
+    const mod = await joinAsModerator(old);
+    const steps = [
+      { action: "ban", nickname: "mallory", duration: "1d", reason: "spam" },
+      { action: "mute", nickname: "bob", duration: "1h" },
+      { action: "slow", seconds: 30 },
+      { action: "topic", text: "Be kind 友善" },
+    ];
+    for (const step of steps) {
+      assert.equal((await moderate(mod, step)).type, "mod_ok");
+    }
+    audit = JSON.parse((await getPage(old, "/api/audit", mod.cookie)).body);
+  }
+  const lines = await exported(source);
+  const kinds = lines.map((l) => JSON.parse(l).kind);
+  for (const kind of ["ban", "mute", "room_rules", "audit"]) {
+    assert.ok(kinds.includes(kind), `an export line of kind ${kind}`);
+  }
+  const summary = await importKv(target, linesOf(lines), TTLS);
+  assert.deepEqual(summary.moderation, {
+    bans: 1,
+    mutes: 1,
+    rooms: 1,
+    audit: 4,
+  });
+
+  await using moved = await startServer(MOD_ENV, { kv: target });
+  const banned = await login(moved, "mallory");
+  assert.equal(banned.status, 403);
+  const bob = await moved.join("bob");
+  const rules = await bob.waitFor((e) => e.type === "room");
+  assert.equal(rules.slowSeconds, 30);
+  assert.equal(rules.topic, "Be kind 友善");
+  assert.ok(rules.mutedUntil > Date.now(), "bob is still muted");
+  bob.send({ type: "message", text: "let me speak", cid: "b-1" });
+  assert.equal((await bob.waitFor((e) => e.type === "error")).code, "muted");
+  const mod = await joinAsModerator(moved);
+  const page = await getPage(moved, "/api/audit", mod.cookie);
+  assert.deepEqual(JSON.parse(page.body), audit);
+
+  // Run again: the target's own state stays, nothing is written twice.
+  const again = await importKv(target, linesOf(lines), TTLS);
+  assert.deepEqual(again.moderation, { bans: 0, mutes: 0, rooms: 0, audit: 0 });
+
+  // A bad moderation line is refused with its number, and nothing of it written.
+  const header = lines[0];
+  const bad: [unknown, RegExp][] = [
+    [
+      { kind: "ban", ban: { nickname: "x" } },
+      /^Invalid line 2: expected a ban with nickname, key, sids, ips, until, by and at$/,
+    ],
+    [
+      { kind: "room_rules", room: "lobby", rules: { slowSeconds: 99999 } },
+      /^Invalid line 2: expected rules with slowSeconds \(0 to 3600\)/,
+    ],
+    [
+      { kind: "audit", entry: { id: "nope", at: 1, by: "a", action: "kick" } },
+      /^Invalid line 2: expected an audit entry with id, at, by and action$/,
+    ],
+  ];
+  for (const [line, message] of bad) {
+    using kv = await Deno.openKv(":memory:");
+    await assert.rejects(
+      importKv(kv, linesOf([header, JSON.stringify(line)]), TTLS),
+      (err: Error) => err instanceof ImportError && message.test(err.message),
+    );
+    assert.equal((await kv.get(KEYS.roomRules("lobby"))).versionstamp, null);
   }
 });
 

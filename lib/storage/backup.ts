@@ -1,6 +1,7 @@
 /**
  * Copying a chat between Deno KV stores as JSON lines: every room's head and
- * its kept messages, and the sessions ended by logout. Presence and nickname
+ * its kept messages, the sessions ended by logout, and the moderation state
+ * (bans, mutes, room rules, audit log: moderation_backup.ts). Presence and nickname
  * leases are not copied: they expire within seconds and the instances of the
  * target renew their own.
  *
@@ -19,6 +20,11 @@ import {
 } from "./export_format.ts";
 import { KEYS } from "./keys.ts";
 import { copyExtra, extraOf, type StoredExtra } from "./message_state.ts";
+import {
+  exportModeration,
+  importModerationLine,
+  type ModerationCounts,
+} from "./moderation_backup.ts";
 
 export { EXPORT_FORMAT, type ExportLine, ImportError };
 
@@ -27,6 +33,8 @@ export interface ExportSummary {
   rooms: number;
   messages: number;
   revoked: number;
+  /** Bans and mutes in force, rooms with rules, audit entries. */
+  moderation: ModerationCounts;
 }
 
 interface Stored extends StoredExtra {
@@ -38,19 +46,26 @@ interface Stored extends StoredExtra {
 
 /**
  * Writes the chat in `kv` to `write`, one JSON line at a time: a header, then
- * per room its head followed by its messages in id order, then revocations.
+ * per room its head followed by its messages in id order, then revocations,
+ * then the moderation state.
  */
 export async function exportKv(
   kv: Deno.Kv,
   write: (line: string) => void | Promise<void>,
 ): Promise<ExportSummary> {
   const emit = (line: ExportLine) => write(JSON.stringify(line));
-  const summary: ExportSummary = { rooms: 0, messages: 0, revoked: 0 };
+  const summary: ExportSummary = {
+    rooms: 0,
+    messages: 0,
+    revoked: 0,
+    moderation: { bans: 0, mutes: 0, rooms: 0, audit: 0 },
+  };
+  const exportedAt = Date.now();
   await emit({
     kind: "header",
     format: EXPORT_FORMAT,
     version: EXPORT_VERSION,
-    exportedAt: Date.now(),
+    exportedAt,
   });
   for await (const entry of kv.list<number>({ prefix: KEYS.headPrefix })) {
     const room = entry.key[1];
@@ -90,6 +105,7 @@ export async function exportKv(
     await emit({ kind: "revoked", sid });
     summary.revoked++;
   }
+  summary.moderation = await exportModeration(kv, emit, exportedAt);
   return summary;
 }
 
@@ -113,7 +129,20 @@ export interface ImportSummary {
   revoked: number;
   /** Rooms left as they were because the target's history differs: "room: why". */
   conflicts: string[];
+  /**
+   * Moderation state written, there only when the export carried some:
+   * bans, mutes and rules the target had its own of, and ones that ran out, are not
+   */
+  moderation?: ModerationCounts;
 }
+
+/** Which count each moderation line adds to. */
+const COUNTED = {
+  ban: "bans",
+  mute: "mutes",
+  room_rules: "rooms",
+  audit: "audit",
+} as const satisfies Record<string, keyof ModerationCounts>;
 
 // Deno KV allows 100 checks and 1000 mutations per atomic operation.
 const CHUNK = 50;
@@ -169,6 +198,18 @@ export async function importKv(
         );
       }
       await room.add(line, lineNo, summary);
+    } else if (line.kind !== "revoked") {
+      if (room) await room.finish(summary);
+      room = undefined;
+      const counts = summary.moderation ??= {
+        bans: 0,
+        mutes: 0,
+        rooms: 0,
+        audit: 0,
+      };
+      if (await importModerationLine(kv, line, now())) {
+        counts[COUNTED[line.kind]]++;
+      }
     } else {
       if (room) await room.finish(summary);
       room = undefined;

@@ -7,6 +7,11 @@
 import { isRoomName, parseJsonObject } from "../chat/protocol.ts";
 import { EPOCH_PATTERN } from "./history.ts";
 import { checkExtra, type StoredExtra } from "./message_state.ts";
+import {
+  MODERATION_KINDS,
+  type ModerationLine,
+  parseModerationLine,
+} from "./moderation_backup.ts";
 
 /** The first line of every export; a change of format bumps the version. */
 export const EXPORT_FORMAT = "deno-chat-export";
@@ -28,7 +33,9 @@ export type ExportLine =
     /** What makes the record a change or a reply, and its author (message_state.ts). */
     extra?: StoredExtra;
   }
-  | { kind: "revoked"; sid: string };
+  | { kind: "revoked"; sid: string }
+  /** Bans, mutes, room rules and audit entries (moderation_backup.ts). */
+  | ModerationLine;
 
 /** A message line of an export. */
 export type MessageLine = Extract<ExportLine, { kind: "message" }>;
@@ -101,6 +108,9 @@ export function parseLine(raw: string, lineNo: number): ExportLine {
       if (typeof v.sid !== "string" || v.sid === "") throw bad("invalid sid");
       return { kind: "revoked", sid: v.sid };
     default:
+      if (typeof v.kind === "string" && MODERATION_KINDS.has(v.kind)) {
+        return parseModerationLine(v, bad);
+      }
       throw bad(`unknown kind ${JSON.stringify(v.kind)}`);
   }
 }

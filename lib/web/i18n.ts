@@ -42,6 +42,28 @@ const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = {
 // The strings the modules in static/chat/ and static/lang_switch.js look up at run time;
 // the rest are only used while rendering on the server
 const CLIENT_KEYS: readonly MessageKey[] = [
+  // room moderation
+  "duration_seconds",
+  "duration_minutes",
+  "rules_slow",
+  "rules_locked",
+  "rules_muted_until",
+  "rules_muted",
+  "composer_locked",
+  "composer_muted_until",
+  "composer_muted",
+  "mod_lock",
+  "mod_unlock",
+  "mod_sending",
+  "mod_done_topic",
+  "mod_done_topic_cleared",
+  "mod_done_slow",
+  "mod_done_slow_off",
+  "mod_done_lock",
+  "mod_done_unlock",
+  "mod_error_offline",
+  "mod_error_no_answer",
+  "mod_error_refused",
   "chat_title",
   "room_lobby",
   "online_count",

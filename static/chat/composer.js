@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The message box: Enter sends and Shift+Enter breaks the line, typing is
- * announced to the room now and then, and the box is off while offline.
+ * announced to the room now and then, and the box is off while offline or
+ * while the room's rules keep this user from posting (saying why).
  *
  * @module
  */
@@ -23,8 +24,26 @@ export function createComposer({ onSend, sendTyping, onKey }) {
   const input = /** @type {HTMLTextAreaElement} */ (byId("message-input"));
   const sendButton = /** @type {HTMLButtonElement} */ (byId("send-button"));
   let lastTypingSent = 0;
-  /** Whether the input had focus when going offline disabled it */
+  /** Whether the input had focus when going offline or blocked disabled it */
   let refocus = false;
+  let offline = false;
+  /** Why the room's rules keep this user from posting; "" when they do not */
+  let blockedBy = "";
+  const placeholder = input.placeholder;
+
+  // Offline and blocked are separate reasons: either keeps the box off,
+  // and it comes back only once neither holds
+  function update() {
+    const disable = offline || blockedBy !== "";
+    input.placeholder = blockedBy || placeholder;
+    composer.classList.toggle("composer-blocked", blockedBy !== "");
+    if (input.disabled === disable) return;
+    // Disabling drops focus; give it back when the input returns
+    if (disable) refocus = document.activeElement === input;
+    input.disabled = disable;
+    sendButton.disabled = disable;
+    if (!disable && refocus) input.focus();
+  }
 
   function sendCurrent() {
     if (input.disabled) return;
@@ -93,12 +112,18 @@ export function createComposer({ onSend, sendTyping, onKey }) {
      * @param {boolean} disable
      */
     setOffline(disable) {
-      if (input.disabled === disable) return;
-      // Disabling drops focus; give it back when the input returns
-      if (disable) refocus = document.activeElement === input;
-      input.disabled = disable;
-      sendButton.disabled = disable;
-      if (!disable && refocus) input.focus();
+      offline = disable;
+      update();
+    },
+
+    /**
+     * Turns the box off while the room's rules keep this user from posting,
+     * showing `reason` in it; "" lets them post again (unless offline).
+     * @param {string} reason
+     */
+    setBlocked(reason) {
+      blockedBy = reason;
+      update();
     },
 
     /**

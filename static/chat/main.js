@@ -17,6 +17,8 @@ import { createMessageLog } from "./message_log.js";
 import { createOutbox } from "./outbox.js";
 import { pageStrings } from "./page.js";
 import { createPresence } from "./presence.js";
+import { createRoomControls } from "./room_controls.js";
+import { createRoomRules } from "./room_rules.js";
 import { createRoomState } from "./room_state.js";
 import { createRoomsPanel } from "./rooms_panel.js";
 import { createScrollback } from "./scrollback.js";
@@ -165,7 +167,16 @@ export function startChat(app) {
     roomState,
     arrived: (message, initial) => mentions.arrived(message, initial),
     onWelcomed: () => scrollback.fill(),
-    onModAnswer: () => {},
+    onModAnswer: (answer) => {
+      roomControls.answered(answer);
+    },
+  });
+  // room moderation: the rules everyone sees, and the moderators' controls
+  createRoomRules({ s, lang, roomState, composer });
+  const roomControls = createRoomControls({
+    s,
+    roomState,
+    send: (frame) => conn.send(frame),
   });
   conn.connect();
 }

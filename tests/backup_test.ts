@@ -354,6 +354,7 @@ Deno.test("deno task kv-export and kv-import copy a KV file under ./data with th
       out.stderr,
       /Exported 1 rooms, 1 messages and 0 ended sessions/,
     );
+    assert.match(out.stderr, /Moderation: 0 bans, 0 mutes, 0 rooms' rules/);
     assert.equal(out.stdout.trim().split("\n").length, 3);
 
     const into = await task("kv-import", [`${dir}/copy.db`], out.stdout);

@@ -95,7 +95,9 @@ async function run(args: string[]): Promise<string> {
       (line) => out.write(encoder.encode(`${line}\n`)),
     );
     await out.close();
-    return `Exported ${summary.rooms} rooms, ${summary.messages} messages and ${summary.revoked} ended sessions from "${where}"`;
+    const m = summary.moderation;
+    return `Exported ${summary.rooms} rooms, ${summary.messages} messages and ${summary.revoked} ended sessions from "${where}"\n` +
+      `Moderation: ${m.bans} bans, ${m.mutes} mutes, ${m.rooms} rooms' rules, ${m.audit} audit entries`;
   }
   const ttls = importTtls();
   using kv = await openStore(where, { mustExist: false });
@@ -103,6 +105,12 @@ async function run(args: string[]): Promise<string> {
   const lines = [
     `Imported into "${where}": ${summary.rooms} rooms, ${summary.written} messages written, ${summary.skipped} already there or expired, ${summary.revoked} ended sessions`,
   ];
+  const m = summary.moderation;
+  if (m) {
+    lines.push(
+      `Moderation: ${m.bans} bans, ${m.mutes} mutes, ${m.rooms} rooms' rules, ${m.audit} audit entries`,
+    );
+  }
   for (const conflict of summary.conflicts) {
     lines.push(`Left room ${conflict}`);
   }

@@ -157,9 +157,14 @@ browserTest(
     await ann.locator(".notice-error", {
       hasText: "A moderator has banned you from this chat",
     }).waitFor();
-    await alice.locator(".notice", { hasText: /^ann was banned until \S/ })
-      .waitFor();
+    const banned = alice.locator(".notice", {
+      hasText: /^ann was banned until \S/,
+    });
     await countIs(alice.locator('#user-list li[data-nickname="ann"]'), 0);
+    // She is gone from the list: the notice's Undo lifts the ban
+    await banned.locator(".notice-action", { hasText: "Undo" }).click();
+    await alice.locator(".notice", { hasText: "ann is no longer banned" })
+      .waitFor();
 
     // And kick bo for real
     await menuAction(alice, "bo", "kick");

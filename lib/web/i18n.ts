@@ -130,7 +130,7 @@ const CLIENT_KEYS: readonly MessageKey[] = [
   "menu_unban",
   "ignored_notice",
   "unignored_notice",
-  "ignore_undo",
+  "notice_undo",
   "msg_ignored",
   "msg_ignored_show",
   "mod_title_kick",

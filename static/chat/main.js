@@ -210,7 +210,10 @@ export function startChat(app) {
     presence,
     rooms,
     roomState,
-    arrived: (message, initial) => mentions.arrived(message, initial),
+    arrived: (message, initial) => {
+      // people moderation: an ignored person's mention notifies nobody
+      if (!isIgnored(message.nickname)) mentions.arrived(message, initial);
+    },
     onWelcomed: () => scrollback.fill(),
     onModAnswer: (answer) => {
       people.answered(answer);

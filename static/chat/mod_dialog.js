@@ -5,7 +5,8 @@
  * with a button naming the action and the person ("Ban bo for 1 hour");
  * then the `mod` frame, and a notice in the log once the server answers.
  * Kick asks for a confirmation and a reason alone; unmute and unban go at
- * once, as they only undo.
+ * once, as they only undo, from the menu or the Undo of the notice that
+ * said it was done (a banned person is no longer in the user list).
  *
  * An `error` frame does not say what it answers, and `not_found` and
  * `forbidden` also answer changes to messages, so the actions sent here are
@@ -221,7 +222,12 @@ export function createModDialog({ s, lang, log, send }) {
       if (action === "kick") {
         log.notice(s("mod_done_kick", { nickname }));
       } else if (action === "mute" || action === "ban") {
-        log.notice(untilText(answer.until, action, nickname));
+        // A banned person has left the user list: Undo is the way back
+        const undo = action === "mute" ? "unmute" : "unban";
+        log.actionNotice(untilText(answer.until, action, nickname), {
+          label: s("notice_undo"),
+          run: () => dispatch(undo, nickname, modFrame(undo, nickname)),
+        });
       } else if (action === "unmute") {
         log.notice(s("mod_done_unmute", { nickname }));
       } else if (action === "unban") {

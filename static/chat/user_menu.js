@@ -110,7 +110,7 @@ export function createUserMenu({ s, log, roomState, ignored, dialog }) {
   function ignore(nickname) {
     if (!ignored.add(nickname)) return;
     log.actionNotice(s("ignored_notice", { nickname }), {
-      label: s("ignore_undo"),
+      label: s("notice_undo"),
       run: () => unignore(nickname),
     });
   }

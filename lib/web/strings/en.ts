@@ -162,7 +162,7 @@ export const EN = {
   ignored_notice:
     "You are ignoring {nickname}: their messages are hidden on this page",
   unignored_notice: "You are no longer ignoring {nickname}",
-  ignore_undo: "Undo",
+  notice_undo: "Undo",
   msg_ignored: "Message from an ignored person",
   msg_ignored_show: "Show",
   mod_title_kick: "Kick {nickname} from this room",

@@ -148,7 +148,7 @@ export const ZH_CN: Record<MessageKey, string> = {
   menu_unban: "解除封禁",
   ignored_notice: "你已屏蔽 {nickname}：此页面会隐藏其消息",
   unignored_notice: "你已取消屏蔽 {nickname}",
-  ignore_undo: "撤销",
+  notice_undo: "撤销",
   msg_ignored: "来自已屏蔽用户的消息",
   msg_ignored_show: "显示",
   mod_title_kick: "将 {nickname} 踢出本房间",

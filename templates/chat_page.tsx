@@ -303,6 +303,58 @@ export function ChatPage(
             </form>
           </div>
         </aside>
+        {
+          /* people moderation: the moderator's dialog for kick, mute and
+            ban (static/chat/mod_dialog.js fills in the title and the
+            confirm button, which names the action and the person) */
+        }
+        <dialog
+          id="mod-dialog"
+          class="mod-dialog"
+          aria-labelledby="mod-dialog-title"
+        >
+          <form id="mod-form" class="mod-form" method="dialog">
+            <h2 id="mod-dialog-title" class="mod-dialog-title"></h2>
+            <fieldset id="mod-duration" class="mod-duration">
+              <legend class="field-label">
+                {t(lang, "mod_duration_legend")}
+              </legend>
+              {(["10m", "1h", "1d", "permanent"] as const).map((d) => (
+                <label class="mod-choice">
+                  <input
+                    type="radio"
+                    name="duration"
+                    value={d}
+                    checked={d === "10m"}
+                  />{" "}
+                  {t(lang, `duration_${d}`)}
+                </label>
+              ))}
+            </fieldset>
+            <label for="mod-reason" class="field-label">
+              {t(lang, "mod_reason_label")}
+            </label>
+            <input
+              id="mod-reason"
+              name="reason"
+              type="text"
+              class="text-input"
+              maxlength={200}
+              autocomplete="off"
+            />
+            <label id="mod-address-row" class="mod-choice">
+              <input id="mod-address" name="address" type="checkbox" />{" "}
+              {t(lang, "mod_address_label")}
+            </label>
+            <div class="mod-dialog-buttons">
+              <button type="button" id="mod-cancel" class="button">
+                {t(lang, "mod_cancel")}
+              </button>
+              <button type="submit" id="mod-confirm" class="button danger">
+              </button>
+            </div>
+          </form>
+        </dialog>
       </div>
       <script type="application/json" id="strings">
         {raw(scriptJson(clientStrings(lang)))}

@@ -24,9 +24,11 @@ import { applyChange, requote } from "./changes.js";
  *   arrived: (message: ChatMessage, initial: boolean) => void,
  *   onWelcomed: () => void,
  *   onModAnswer: (answer: Record<string, any>) => void,
+ *   onModError?: (code: string) => boolean,
  * }} Parts
  *   `arrived` hears of each new message (mentions, unread marks);
- *   `onModAnswer` hears a moderator's `mod_ok`
+ *   `onModAnswer` hears a moderator's `mod_ok`; `onModError` hears each
+ *   error first, and says whether it answered a moderation action
  */
 
 /**
@@ -58,6 +60,7 @@ export function createFrameHandler(
     arrived,
     onWelcomed,
     onModAnswer,
+    onModError = () => false,
   },
 ) {
   /** @type {Set<number>} */
@@ -220,6 +223,9 @@ export function createFrameHandler(
    * @param {unknown} retryAfter
    */
   function onError(code, retryAfter) {
+    // people moderation: a refused kick, mute, ban, unmute or unban
+    // (not_found and forbidden also refuse changes to messages)
+    if (onModError(code)) return;
     const wait = typeof retryAfter === "number" && retryAfter > 0
       ? Math.ceil(retryAfter)
       : undefined;

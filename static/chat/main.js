@@ -11,9 +11,11 @@ import { createComposeContext } from "./compose_context.js";
 import { createComposer } from "./composer.js";
 import { createConnection } from "./connection.js";
 import { createFrameHandler } from "./frames.js";
+import { createIgnoreList, pageStorage } from "./ignore_list.js";
 import { createMentions } from "./mentions.js";
 import { createMessageActions } from "./message_actions.js";
 import { createMessageLog } from "./message_log.js";
+import { createModDialog } from "./mod_dialog.js";
 import { createOutbox } from "./outbox.js";
 import { pageStrings } from "./page.js";
 import { createPresence } from "./presence.js";
@@ -24,6 +26,7 @@ import { createRoomsPanel } from "./rooms_panel.js";
 import { createScrollback } from "./scrollback.js";
 import { createUnread } from "./unread.js";
 import { nickColourRules } from "./text.js";
+import { createUserMenu } from "./user_menu.js";
 
 /**
  * Starts the chat client on the page rendered by templates/chat_page.tsx.
@@ -110,6 +113,7 @@ export function startChat(app) {
       composer.set(message.text);
     },
     jump: (id) => scrollback.jump(id),
+    isModerator: () => roomState.rules.moderator,
   });
   const rooms = createRoomsPanel({
     app,
@@ -157,6 +161,49 @@ export function startChat(app) {
       return true;
     },
   });
+  // people moderation: badges, the user menu, the moderation dialog and
+  // the ignore list. A moderator is never hidden, nor am I
+  const ignored = createIgnoreList({ storage: pageStorage() });
+  const people = createModDialog({
+    s,
+    lang,
+    log,
+    send: (frame) => conn.send(frame),
+  });
+  const userMenu = createUserMenu({
+    s,
+    log,
+    roomState,
+    ignored,
+    dialog: people,
+  });
+  /** @param {string} nickname */
+  const isModerator = (nickname) => roomState.isModerator(nickname);
+  /** @param {string} nickname */
+  const isIgnored = (nickname) =>
+    nickname !== presence.me && ignored.has(nickname) &&
+    !isModerator(nickname);
+  log.setPeople({ isModerator, isIgnored });
+  presence.setPeople({
+    isModerator,
+    isIgnored,
+    onRender: () => userMenu.placed(),
+  });
+  let moderatorsWere = "";
+  roomState.listen((rules) => {
+    const now = [...rules.moderators].sort().join("\n") + rules.moderator;
+    if (now === moderatorsWere) return;
+    moderatorsWere = now;
+    presence.redraw();
+    for (const message of log.index.messages()) log.changed(message.id);
+  });
+  ignored.listen((nickname) => {
+    presence.redraw();
+    for (const message of log.index.messages()) {
+      if (message.nickname === nickname) log.reveal(message.id, false);
+      else if (message.reply?.nickname === nickname) log.changed(message.id);
+    }
+  });
   const frames = createFrameHandler({
     s,
     conn,
@@ -165,11 +212,16 @@ export function startChat(app) {
     presence,
     rooms,
     roomState,
-    arrived: (message, initial) => mentions.arrived(message, initial),
+    arrived: (message, initial) => {
+      // people moderation: an ignored person's mention notifies nobody
+      if (!isIgnored(message.nickname)) mentions.arrived(message, initial);
+    },
     onWelcomed: () => scrollback.fill(),
     onModAnswer: (answer) => {
+      people.answered(answer);
       roomControls.answered(answer);
     },
+    onModError: (code) => people.refused(code),
   });
   // room moderation: the rules everyone sees, and the moderators' controls
   createRoomRules({ s, lang, roomState, composer });

@@ -2,7 +2,9 @@
 /**
  * What a person does to a message: react (a fixed palette or any single
  * emoji typed), reply, and, on their own messages, edit (within the edit
- * window) and delete. One toolbar moves to the message pointed at or
+ * window) and delete; a moderator deletes anyone's (a `mod` frame), with
+ * the same second press to confirm. Show opens a message collapsed
+ * because its author is ignored. One toolbar moves to the message pointed at or
  * focused; Up and Down move focus between messages in the log, Tab reaches
  * the toolbar, Escape goes back. Reaction buttons toggle; quotes lead to
  * their original.
@@ -25,10 +27,22 @@ const CONFIRM_MS = 5000;
  *   editWindowMs: number, send: (frame: unknown) => void,
  *   onReply: (message: ChatMessage) => void,
  *   onEdit: (message: ChatMessage) => void,
- *   jump: (id: number) => void }} options
+ *   jump: (id: number) => void, isModerator?: () => boolean }} options
+ *   `isModerator`: whether this page's session is a moderator's, who may
+ *   delete any message (the server checks)
  */
 export function createMessageActions(
-  { s, log, me, editWindowMs, send, onReply, onEdit, jump },
+  {
+    s,
+    log,
+    me,
+    editWindowMs,
+    send,
+    onReply,
+    onEdit,
+    jump,
+    isModerator = () => false,
+  },
 ) {
   const logEl = byId("messages");
   const toolbar = document.createElement("div");
@@ -62,14 +76,17 @@ export function createMessageActions(
   /** Moves the toolbar into message element `el`, for its message. */
   function attach(/** @type {HTMLElement} */ el) {
     const message = log.index.get(Number(el.dataset.id));
-    if (!message || message.deleted) return detach();
+    // A collapsed message offers Show alone, until it is shown
+    if (!message || message.deleted || el.classList.contains("ignored")) {
+      return detach();
+    }
     if (toolbar.parentElement === el) return;
     resetDelete();
     picker.close();
     current = message;
     const own = message.nickname === me();
     editButton.hidden = !own || Date.now() - message.ts >= editWindowMs;
-    deleteButton.hidden = !own;
+    deleteButton.hidden = !own && !isModerator();
     toolbar.setAttribute(
       "aria-label",
       s("actions_label", { nickname: message.nickname }),
@@ -194,7 +211,12 @@ export function createMessageActions(
         return;
       }
       resetDelete();
-      send({ type: "delete", target: current.id });
+      // One's own message goes as one's own, even for a moderator
+      send(
+        current.nickname === me()
+          ? { type: "delete", target: current.id }
+          : { type: "mod", action: "delete", target: current.id },
+      );
     }
   });
   logEl.addEventListener("click", (event) => {
@@ -206,6 +228,13 @@ export function createMessageActions(
       if (emoji) {
         send({ type: "react", target: Number(el.dataset.id), emoji });
       }
+      return;
+    }
+    if (event.target.closest(".msg-show") && el instanceof HTMLElement) {
+      log.reveal(Number(el.dataset.id), true);
+      // The message keeps the focus the Show button had
+      el.tabIndex = -1;
+      el.focus();
       return;
     }
     const quote = event.target.closest(".msg-quote");

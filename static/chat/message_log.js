@@ -288,6 +288,21 @@ export function createMessageLog(
       enqueue({ kind: "refresh", id });
     },
 
+    /** Says who is a moderator and whom this page ignores (message_view.js). */
+    setPeople: view.setPeople,
+
+    /**
+     * Shows an ignored person's message `id` in full, or collapses it
+     * again, in the next flush.
+     * @param {number} id
+     * @param {boolean} shown
+     */
+    reveal(id, shown) {
+      if (shown) view.reveal(id);
+      else view.conceal(id);
+      enqueue({ kind: "refresh", id });
+    },
+
     /**
      * Marks where the first history's messages become new to the reader.
      * @param {number} id the last id read on an earlier visit
@@ -385,6 +400,15 @@ export function createMessageLog(
     notice(text, kind = "info", ts) {
       const at = typeof ts === "number" ? ts : undefined;
       enqueue({ kind: "notice", el: view.notice(text, kind, ts), ts: at });
+    },
+
+    /**
+     * Adds a notice with a button (Undo) that runs `run` once.
+     * @param {string} text
+     * @param {{ label: string, run: () => void }} action
+     */
+    actionNotice(text, action) {
+      enqueue({ kind: "notice", el: view.actionNotice(text, action) });
     },
 
     /**

@@ -5,7 +5,9 @@
  * (edited, deleted, reactions, the quote of a reply, mentions), notices,
  * and their times. User text goes in with textContent only, never as
  * markup. Nothing here reads layout or inserts into the page:
- * message_log.js does that.
+ * message_log.js does that. A moderator's name carries a badge; a
+ * message from someone this page ignores is collapsed to one line with a
+ * Show button (setPeople says who is who).
  *
  * @module
  */
@@ -15,7 +17,26 @@ import { createClock, linkSegments, nickColourClass } from "./text.js";
 /**
  * @typedef {import("./message_log.js").ChatMessage} ChatMessage
  * @typedef {ReturnType<typeof createMessageView>} MessageView
+ * @typedef {{ isModerator: (nickname: string) => boolean,
+ *   isIgnored: (nickname: string) => boolean }} People
+ *   Who gets a moderator badge, and whose messages are collapsed
  */
+
+/**
+ * The "moderator" badge beside a name: short text, with the full word as
+ * its accessible name and tooltip.
+ * @param {import("./page.js").Translate} s
+ * @returns {HTMLElement}
+ */
+export function modBadge(s) {
+  const badge = document.createElement("span");
+  badge.className = "mod-badge";
+  badge.setAttribute("role", "img");
+  badge.setAttribute("aria-label", s("mod_badge_label"));
+  badge.title = s("mod_badge_label");
+  badge.textContent = s("mod_badge");
+  return badge;
+}
 
 /**
  * Builds log elements for one page language.
@@ -25,6 +46,33 @@ import { createClock, linkSegments, nickColourClass } from "./text.js";
  */
 export function createMessageView({ lang, s, me, names }) {
   const clock = createClock(lang);
+  /** @type {People} */
+  let people = { isModerator: () => false, isIgnored: () => false };
+  /** @type {Set<number>} collapsed messages the reader chose to see anyway */
+  const revealed = new Set();
+
+  /**
+   * Whether `message` is shown collapsed, as from an ignored person.
+   * @param {ChatMessage} message
+   */
+  function collapsed(message) {
+    return people.isIgnored(message.nickname) && !revealed.has(message.id);
+  }
+
+  /**
+   * Puts the badge after the nickname in `head` when its author is a
+   * moderator, and takes it away when they are not.
+   * @param {Element} head
+   * @param {string} nickname
+   */
+  function fillBadge(head, nickname) {
+    const had = head.querySelector(":scope > .mod-badge");
+    const is = people.isModerator(nickname);
+    if (had && !is) had.remove();
+    else if (!had && is) {
+      head.querySelector(":scope > .msg-nick")?.after(modBadge(s));
+    }
+  }
 
   /**
    * @param {number} ts
@@ -77,6 +125,21 @@ export function createMessageView({ lang, s, me, names }) {
   }
 
   /**
+   * @param {string} text
+   * @param {"info" | "presence" | "error" | "marker"} kind
+   * @param {unknown} [ts]
+   */
+  function renderNotice(text, kind, ts) {
+    const el = document.createElement("div");
+    el.className = `notice notice-${kind}`;
+    if (typeof ts === "number") {
+      el.append(renderTime(ts, "notice-time"), " ");
+    }
+    el.append(text);
+    return el;
+  }
+
+  /**
    * The quoted start of the message a reply answers; a button that leads there.
    * @param {NonNullable<ChatMessage["reply"]>} reply
    */
@@ -96,7 +159,11 @@ export function createMessageView({ lang, s, me, names }) {
     const text = document.createElement("span");
     text.className = "msg-quote-text";
     text.dir = "auto";
-    text.textContent = reply.text === "" ? s("reply_gone") : reply.text;
+    text.textContent = reply.text === ""
+      ? s("reply_gone")
+      : people.isIgnored(reply.nickname)
+      ? s("msg_ignored")
+      : reply.text;
     quote.append(nick, " ", text);
     return quote;
   }
@@ -141,6 +208,20 @@ export function createMessageView({ lang, s, me, names }) {
     const body = document.createElement("p");
     body.className = "msg-text";
     body.dir = "auto";
+    const hide = collapsed(message);
+    el.classList.toggle("ignored", hide);
+    if (hide) {
+      // Nothing of theirs is shown, not even whether it mentions me
+      body.classList.add("msg-gone");
+      const show = document.createElement("button");
+      show.type = "button";
+      show.className = "button small msg-show";
+      show.textContent = s("msg_ignored_show");
+      body.append(s("msg_ignored"), " ", show);
+      el.classList.remove("mentioned");
+      el.append(body);
+      return;
+    }
     if (message.deleted) {
       body.classList.add("msg-gone");
       body.textContent = message.deletedBy === "moderator"
@@ -165,6 +246,32 @@ export function createMessageView({ lang, s, me, names }) {
 
   return {
     /**
+     * Says who is a moderator and whom this page ignores, for what is
+     * rendered from now on.
+     * @param {People} who
+     */
+    setPeople(who) {
+      people = who;
+    },
+
+    /**
+     * Shows a collapsed message in full from its next render on.
+     * @param {number} id
+     */
+    reveal(id) {
+      revealed.add(id);
+    },
+
+    /**
+     * Collapses a message shown with Show again from its next render on:
+     * ignoring someone anew hides everything of theirs.
+     * @param {number} id
+     */
+    conceal(id) {
+      revealed.delete(id);
+    },
+
+    /**
      * A message, confirmed by the server or (`pending`) only typed so far.
      * @param {ChatMessage} message
      * @param {{ own: boolean, pending?: boolean }} options
@@ -187,6 +294,7 @@ export function createMessageView({ lang, s, me, names }) {
       nick.dir = "auto";
       nick.textContent = message.nickname;
       head.append(nick);
+      fillBadge(head, message.nickname);
       if (pending) {
         const status = document.createElement("span");
         status.className = "msg-status";
@@ -201,13 +309,15 @@ export function createMessageView({ lang, s, me, names }) {
     },
 
     /**
-     * Renders a message again below its header after it changed; the
-     * actions toolbar, if it is in there, stays.
+     * Renders a message again below its header after it changed, and its
+     * badge; the actions toolbar, if it is in there, stays.
      * @param {HTMLElement} el
      * @param {ChatMessage} message
      */
     refresh(el, message) {
       const toolbar = el.querySelector(":scope > .msg-toolbar");
+      const head = el.querySelector(":scope > .msg-head");
+      if (head) fillBadge(head, message.nickname);
       for (const part of [...el.children]) {
         if (part.classList.contains("msg-head") || part === toolbar) continue;
         part.remove();
@@ -237,13 +347,25 @@ export function createMessageView({ lang, s, me, names }) {
      * @param {unknown} [ts]
      * @returns {HTMLElement}
      */
-    notice(text, kind, ts) {
-      const el = document.createElement("div");
-      el.className = `notice notice-${kind}`;
-      if (typeof ts === "number") {
-        el.append(renderTime(ts, "notice-time"), " ");
-      }
-      el.append(text);
+    notice: renderNotice,
+
+    /**
+     * A notice with one button (Undo) that runs `run` once.
+     * @param {string} text
+     * @param {{ label: string, run: () => void }} action
+     * @returns {HTMLElement}
+     */
+    actionNotice(text, { label, run }) {
+      const el = renderNotice(text, "info");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button small notice-action";
+      button.textContent = label;
+      button.addEventListener("click", () => {
+        button.disabled = true;
+        run();
+      }, { once: true });
+      el.append(" ", button);
       return el;
     },
 

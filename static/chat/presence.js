@@ -1,11 +1,14 @@
 // @ts-check
 /**
  * Who is in the room and who is typing: the user list, the online count
- * and the "x is typing" line.
+ * and the "x is typing" line. Moderators get a badge; everyone else but
+ * me is a button that opens their menu (user_menu.js); people this page
+ * ignores are left out of the typing line.
  *
  * @module
  */
 import { byId } from "./page.js";
+import { modBadge } from "./message_view.js";
 import { nickColourClass } from "./text.js";
 
 /** How long "x is typing" stays up without a new typing event */
@@ -24,20 +27,41 @@ export function createPresence({ lang, s, me, onChange }) {
   let users = new Set();
   /** @type {Map<string, ReturnType<typeof setTimeout>>} */
   const typers = new Map();
+  /** @type {import("./message_view.js").People & { onRender: () => void }} */
+  let people = {
+    isModerator: () => false,
+    isIgnored: () => false,
+    onRender: () => {},
+  };
+
+  /** @param {string} nickname */
+  function renderName(nickname) {
+    const name = document.createElement("span");
+    name.className = nickname === me
+      ? "user-name"
+      : `user-name ${nickColourClass(nickname)}`;
+    // Isolated, so a right-to-left name cannot reorder "(you)" beside it
+    name.dir = "auto";
+    name.textContent = nickname;
+    // Nobody can act on a moderator or on themselves: no menu to open
+    if (nickname === me || people.isModerator(nickname)) return name;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "user-button";
+    button.setAttribute("aria-haspopup", "menu");
+    button.setAttribute("aria-expanded", "false");
+    button.append(name);
+    return button;
+  }
 
   function renderUsers() {
     const sorted = [...users].sort((a, b) => a.localeCompare(b, lang));
     const items = sorted.map((nickname) => {
       const li = document.createElement("li");
       li.className = "user";
-      const name = document.createElement("span");
-      name.className = nickname === me
-        ? "user-name"
-        : `user-name ${nickColourClass(nickname)}`;
-      // Isolated, so a right-to-left name cannot reorder "(you)" beside it
-      name.dir = "auto";
-      name.textContent = nickname;
-      li.append(name);
+      li.dataset.nickname = nickname;
+      li.append(renderName(nickname));
+      if (people.isModerator(nickname)) li.append(" ", modBadge(s));
       if (nickname === me) {
         li.classList.add("me");
         li.append(" ", s("you_marker"));
@@ -46,11 +70,12 @@ export function createPresence({ lang, s, me, onChange }) {
     });
     userList.replaceChildren(...items);
     onlineCount.textContent = s("online_count", { count: users.size });
+    people.onRender();
     onChange();
   }
 
   function renderTyping() {
-    const names = [...typers.keys()];
+    const names = [...typers.keys()].filter((n) => !people.isIgnored(n));
     if (names.length === 0) typingLine.textContent = "";
     else if (names.length === 1) {
       typingLine.textContent = s("typing_one", { nickname: names[0] });
@@ -143,6 +168,21 @@ export function createPresence({ lang, s, me, onChange }) {
           renderTyping();
         }, TYPING_SHOW_MS),
       );
+      renderTyping();
+    },
+
+    /**
+     * Says who is a moderator (badge, no menu) and whom this page ignores
+     * (not in the typing line); `onRender` runs after each redraw of the list.
+     * @param {import("./message_view.js").People & { onRender: () => void }} who
+     */
+    setPeople(who) {
+      people = who;
+    },
+
+    /** Draws the list and the typing line again, as after the moderators or the ignore list changed. */
+    redraw() {
+      renderUsers();
       renderTyping();
     },
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Page } from "playwright-core";
 import { hashPassword } from "../../lib/auth/passwords.ts";
 import {
   type Login,
@@ -77,4 +78,24 @@ export async function upgradeStatus(
     body: await res.text(),
     retryAfter: res.headers.get("retry-after"),
   };
+}
+
+/**
+ * Logs Alice in on `page` through the login form, password step included,
+ * and waits for the chat. The form's 401 is a console error the test must
+ * allow (`scene.watcher.allowed.push(/status of 401/)`).
+ */
+export async function moderatorPage(page: Page, origin: string): Promise<void> {
+  await page.goto(`${origin}/login`);
+  await page.fill("#nickname", MOD_NAME);
+  await Promise.all([
+    page.waitForResponse((r) => r.url() === `${origin}/login`),
+    page.click(".login-form button[type=submit]"),
+  ]);
+  await page.fill("#password", MOD_PASSWORD);
+  await Promise.all([
+    page.waitForURL(`${origin}/chat`),
+    page.click(".login-form button[type=submit]"),
+  ]);
+  await page.locator("#conn-badge.badge-connected").waitFor();
 }

@@ -138,12 +138,12 @@ browserTest(
     await alice.locator(".notice", { hasText: /^bo is muted until \S/ })
       .waitFor();
     assert.equal(await focusedUser(alice), "bo");
-    await send(bo, "我想说话");
-    await bo.locator(".notice-error", { hasText: "你已被管理员禁言" })
-      .waitFor();
+    await bo.locator("#room-rules", { hasText: "你已被禁言" }).waitFor();
+    assert.equal(await bo.isDisabled("#message-input"), true);
     // Unmute; a second one has nothing to undo, and says so
     await menuAction(alice, "bo", "unmute");
     await alice.locator(".notice", { hasText: "bo can post again" }).waitFor();
+    await bo.locator("#message-input:enabled").waitFor();
     await menuAction(alice, "bo", "unmute");
     await alice.locator(".notice-error", { hasText: "bo is not muted" })
       .waitFor();

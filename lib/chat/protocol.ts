@@ -144,6 +144,8 @@ export interface ErrorFrame {
   code: ErrorCode;
   message: string;
   retryAfter?: number;
+  /** Set on the answer to a `mod` frame: the action it refused. */
+  action?: string;
 }
 
 /** A parsed client frame, or the error to answer it with. */
@@ -249,10 +251,11 @@ export function encodeEvents(events: RoomEvent[]): string {
 export function errorFrame(
   code: ErrorCode,
   message: string,
-  extra: { retryAfter?: number } = {},
+  extra: { retryAfter?: number; action?: string } = {},
 ): string {
   const frame: ErrorFrame = { type: "error", code, message };
   if (extra.retryAfter !== undefined) frame.retryAfter = extra.retryAfter;
+  if (extra.action !== undefined) frame.action = extra.action;
   return JSON.stringify(frame);
 }
 

@@ -241,7 +241,15 @@ export class RoomChanges {
       sender.session.policy.forget(event.cid);
     }
     if (!strike(sender, this.#ctx.now())) {
-      sender.send(errorFrame(refusal.code, refusal.message));
+      // A moderator's delete came as a `mod` frame: its refusal says so
+      const mod = event.type === "delete" && event.by === "moderator";
+      sender.send(
+        errorFrame(
+          refusal.code,
+          refusal.message,
+          mod ? { action: "delete" } : {},
+        ),
+      );
     }
   }
 }

@@ -75,11 +75,17 @@ const NEEDS_NICKNAME = new Set<ModAction>([
   "unmute",
 ]);
 
-/** Whether a frame's text is a `mod` frame; cheap for every other frame. */
-export function isModFrame(data: string): boolean {
-  if (!data.includes('"mod"')) return false;
+/**
+ * The action a `mod` frame asks for (cheap for every other frame), as a string ("" when it names none),
+ * or undefined when `data` is not a `mod` frame: every error answering one
+ * carries it, so a page can tell which of its requests was refused.
+ */
+export function modFrameAction(data: string): string | undefined {
+  if (!data.includes('"mod"')) return undefined;
   const parsed = parseJsonObject(data);
-  return parsed.ok && parsed.value.type === "mod";
+  if (!parsed.ok || parsed.value.type !== "mod") return undefined;
+  const { action } = parsed.value;
+  return typeof action === "string" ? action.slice(0, 32) : "";
 }
 
 function shortText(value: unknown, name: string): string | ModParse {

@@ -22,8 +22,8 @@ import type { HubPort, ModerationGate, ModeratorDelete } from "./gate.ts";
 import { confirmDelete, requestDelete } from "./moderator_delete.ts";
 import { LoginGate } from "./login_gate.ts";
 import {
-  isModFrame,
   modError,
+  modFrameAction,
   type ModRequest,
   parseModFrame,
 } from "./mod_frames.ts";
@@ -179,17 +179,20 @@ export class Moderation implements ModerationGate {
   }
 
   intercept(member: Connection, data: string): boolean {
-    if (!isModFrame(data)) return false;
+    const asked = modFrameAction(data);
+    if (asked === undefined) return false;
     const now = this.now();
     if (!this.isModerator(member.session)) {
       if (!strike(member, now)) {
-        member.send(modError("forbidden", "Only moderators may moderate"));
+        member.send(modError("forbidden", "Only moderators may moderate", {
+          action: asked,
+        }));
       }
       return true;
     }
     const parsed = parseModFrame(data);
     if (!parsed.ok) {
-      member.send(modError("bad_request", parsed.message));
+      member.send(modError("bad_request", parsed.message, { action: asked }));
       return true;
     }
     if (parsed.request.action === "delete") {
@@ -209,7 +212,9 @@ export class Moderation implements ModerationGate {
             },
           );
         }
-        member.send(JSON.stringify(reply));
+        member.send(JSON.stringify(
+          reply.type === "error" ? { ...reply, action } : reply,
+        ));
       },
       (err) => {
         this.#log("A moderation action failed", {
@@ -217,7 +222,9 @@ export class Moderation implements ModerationGate {
           error: errorText(err),
         });
         member.send(
-          modError("internal", "Moderation failed: please try again"),
+          modError("internal", "Moderation failed: please try again", {
+            action,
+          }),
         );
       },
     );

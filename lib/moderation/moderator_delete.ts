@@ -17,7 +17,9 @@ import { modError, type ModRequest } from "./mod_frames.ts";
 export function requestDelete(member: Connection, request: ModRequest): void {
   if (member.state !== "joined") {
     member.send(
-      modError("bad_request", "Not in the room yet: wait for the welcome"),
+      modError("bad_request", "Not in the room yet: wait for the welcome", {
+        action: "delete",
+      }),
     );
     return;
   }

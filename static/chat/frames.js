@@ -24,11 +24,10 @@ import { applyChange, requote } from "./changes.js";
  *   arrived: (message: ChatMessage, initial: boolean) => void,
  *   onWelcomed: () => void,
  *   onModAnswer: (answer: Record<string, any>) => void,
- *   onModError?: (code: string) => boolean,
  * }} Parts
  *   `arrived` hears of each new message (mentions, unread marks);
- *   `onModAnswer` hears a moderator's `mod_ok`; `onModError` hears each
- *   error first, and says whether it answered a moderation action
+ *   `onModAnswer` hears the answers to a moderator's `mod` frames: `mod_ok`,
+ *   or an `error` naming the refused action
  */
 
 /**
@@ -60,7 +59,6 @@ export function createFrameHandler(
     arrived,
     onWelcomed,
     onModAnswer,
-    onModError = () => false,
   },
 ) {
   /** @type {Set<number>} */
@@ -117,7 +115,10 @@ export function createFrameHandler(
         onModAnswer(event);
         break;
       case "error":
-        onError(String(event.code), event.retryAfter);
+        // The refusal of a `mod` frame names its action: the moderation
+        // controls that sent it explain it, not the message log's rules
+        if (typeof event.action === "string") onModAnswer(event);
+        else onError(String(event.code), event.retryAfter);
         break;
     }
   }
@@ -223,9 +224,6 @@ export function createFrameHandler(
    * @param {unknown} retryAfter
    */
   function onError(code, retryAfter) {
-    // people moderation: a refused kick, mute, ban, unmute or unban
-    // (not_found and forbidden also refuse changes to messages)
-    if (onModError(code)) return;
     const wait = typeof retryAfter === "number" && retryAfter > 0
       ? Math.ceil(retryAfter)
       : undefined;

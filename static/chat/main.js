@@ -221,7 +221,6 @@ export function startChat(app) {
       people.answered(answer);
       roomControls.answered(answer);
     },
-    onModError: (code) => people.refused(code),
   });
   // room moderation: the rules everyone sees, and the moderators' controls
   createRoomRules({ s, lang, roomState, composer });

@@ -17,8 +17,18 @@
 import { byId } from "./page.js";
 import { createClock } from "./text.js";
 
-/** How long an action waits for its answer before an error is no longer taken for one */
+/** How long a sent action is remembered, to name its person when a refusal comes */
 const ANSWER_MS = 15_000;
+
+/** The `mod` actions this module answers for; the room's rules are room_controls.js's */
+const PEOPLE_ACTIONS = new Set([
+  "kick",
+  "mute",
+  "ban",
+  "unmute",
+  "unban",
+  "delete",
+]);
 
 /**
  * @typedef {"kick" | "mute" | "ban"} AskedAction
@@ -171,6 +181,37 @@ export function createModDialog({ s, lang, log, send }) {
   // Should the browser close it anyway (a second Escape may), the same
   dialog.addEventListener("close", finish);
 
+  /**
+   * Says why the server refused `action` (on `nickname`, when known).
+   * @param {string} code
+   * @param {string} action
+   * @param {string} nickname
+   */
+  function refused(code, action, nickname) {
+    if (code === "bad_target") {
+      log.notice(s("mod_error_bad_target"), "error");
+    } else if (code === "not_found") {
+      log.notice(
+        action === "delete"
+          ? s("error_not_found")
+          : action === "unmute"
+          ? s("mod_error_not_found_unmute", { nickname })
+          : action === "unban"
+          ? s("mod_error_not_found_unban", { nickname })
+          : s("mod_error_not_found", { nickname }),
+        "error",
+      );
+    } else if (code === "bad_request") {
+      log.notice(s("mod_error_bad_request"), "error");
+    } else if (code === "forbidden") {
+      log.notice(s("mod_error_forbidden"), "error");
+    } else if (code === "internal") {
+      log.notice(s("mod_error_internal"), "error");
+    } else {
+      log.notice(s("error_unknown", { code: code.slice(0, 32) }), "error");
+    }
+  }
+
   return {
     /**
      * Opens the dialog for kicking, muting or banning `nickname`;
@@ -208,16 +249,22 @@ export function createModDialog({ s, lang, log, send }) {
     },
 
     /**
-     * Takes a `mod_ok` from the server: a notice for the actions on people.
+     * Takes the server's answer to a `mod` frame (a `mod_ok`, or an
+     * `error` naming its action): a notice for the actions on people.
      * @param {Record<string, any>} answer
      */
     answered(answer) {
-      const action = answer.action;
+      const action = String(answer.action);
+      if (!PEOPLE_ACTIONS.has(action)) return;
+      const i = waiting.findIndex((w) => w.action === action);
+      const asked = i >= 0 ? waiting.splice(i, 1)[0] : undefined;
+      if (answer.type === "error") {
+        refused(String(answer.code), action, asked?.nickname ?? "");
+        return;
+      }
       const nickname = typeof answer.nickname === "string"
         ? answer.nickname
         : "";
-      const i = waiting.findIndex((w) => w.action === action);
-      if (i >= 0) waiting.splice(i, 1);
       if (nickname === "") return;
       if (action === "kick") {
         log.notice(s("mod_done_kick", { nickname }));
@@ -233,43 +280,6 @@ export function createModDialog({ s, lang, log, send }) {
       } else if (action === "unban") {
         log.notice(s("mod_done_unban", { nickname }));
       }
-    },
-
-    /**
-     * Takes an `error` frame's code; true when it answered an action sent
-     * here (and a notice says so), false to leave it to the others.
-     * @param {string} code
-     * @returns {boolean}
-     */
-    refused(code) {
-      const now = Date.now();
-      waiting = waiting.filter((w) => now - w.at < ANSWER_MS);
-      const failed = waiting.shift();
-      if (!failed) return false;
-      const { action, nickname } = failed;
-      if (code === "bad_target") {
-        log.notice(s("mod_error_bad_target"), "error");
-      } else if (code === "not_found") {
-        log.notice(
-          action === "unmute"
-            ? s("mod_error_not_found_unmute", { nickname })
-            : action === "unban"
-            ? s("mod_error_not_found_unban", { nickname })
-            : s("mod_error_not_found", { nickname }),
-          "error",
-        );
-      } else if (code === "bad_request") {
-        log.notice(s("mod_error_bad_request"), "error");
-      } else if (code === "forbidden") {
-        log.notice(s("mod_error_forbidden"), "error");
-      } else if (code === "internal") {
-        log.notice(s("mod_error_internal"), "error");
-      } else {
-        // Not an answer to a moderation action (rate_limited and the like)
-        waiting.unshift(failed);
-        return false;
-      }
-      return true;
     },
   };
 }

@@ -33,8 +33,6 @@ export function createRoomControls({ s, roomState, send }) {
   const slow = /** @type {HTMLSelectElement} */ (byId("mod-slow"));
   const lock = byId("mod-lock");
   const status = byId("mod-status");
-  /** The action sent and not answered yet */
-  let pending = "";
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   /** The topic the box last showed from the server, to tell edits apart */
@@ -54,15 +52,12 @@ export function createRoomControls({ s, roomState, send }) {
   function request(frame) {
     clearTimeout(timer);
     if (!send({ type: "mod", ...frame })) {
-      pending = "";
       say(s("mod_error_offline"), "error");
       show(roomState.rules);
       return;
     }
-    pending = String(frame.action);
     say(s("mod_sending"), "");
     timer = setTimeout(() => {
-      pending = "";
       say(s("mod_error_no_answer"), "error");
       show(roomState.rules);
     }, ANSWER_MS);
@@ -111,20 +106,16 @@ export function createRoomControls({ s, roomState, send }) {
   return {
     /**
      * Takes the server's answer to a `mod` frame: a `mod_ok`, or an
-     * `error` frame while one of these controls waits for its answer.
+     * `error` naming the action; those of the room's rules are shown here.
      * @param {Record<string, any>} answer
      */
     answered(answer) {
+      const action = String(answer.action);
+      if (!OWN_ACTIONS.has(action)) return;
       if (answer.type === "error") {
-        if (!pending) return;
         const code = String(answer.code ?? "").slice(0, 32);
         say(s("mod_error_refused", { code }), "error");
-      } else {
-        const action = String(answer.action);
-        if (!OWN_ACTIONS.has(action)) return;
-        say(doneText(s, answer), "ok");
-      }
-      pending = "";
+      } else say(doneText(s, answer), "ok");
       clearTimeout(timer);
       show(roomState.rules);
     },

@@ -18,6 +18,7 @@ import {
   messageTexts,
   seeMessage,
   send,
+  shot,
 } from "./helpers/browser.ts";
 import { MOD_ENV, MOD_NAME, moderatorPage } from "./helpers/moderation.ts";
 
@@ -134,12 +135,14 @@ browserTest(
     await alice.check("#mod-duration input[value='1h']");
     assert.equal(await alice.textContent("#mod-confirm"), "Mute bo for 1 hour");
     await alice.fill("#mod-reason", "cool off");
+    await shot(alice, "moderator-mute-dialog-en.png");
     await alice.click("#mod-confirm");
     await alice.locator(".notice", { hasText: /^bo is muted until \S/ })
       .waitFor();
     assert.equal(await focusedUser(alice), "bo");
     await bo.locator("#room-rules", { hasText: "你已被禁言" }).waitFor();
     assert.equal(await bo.isDisabled("#message-input"), true);
+    await shot(bo, "muted-zh-CN.png");
     // Unmute; a second one has nothing to undo, and says so
     await menuAction(alice, "bo", "unmute");
     await alice.locator(".notice", { hasText: "bo can post again" }).waitFor();

@@ -16,6 +16,7 @@ import {
   PHONE,
   seeMessage,
   send,
+  shot,
 } from "./helpers/browser.ts";
 import {
   joinAsModerator,
@@ -87,6 +88,8 @@ browserTest(
     assert.equal(await alice.isDisabled("#message-input"), false);
     await send(alice, "locked for a moment");
     await seeMessage(bo, "locked for a moment");
+    await shot(alice, "moderator-panel-en.png");
+    await shot(bo, "room-locked-zh-CN.png");
 
     await alice.click("#mod-lock");
     await alice.locator("#mod-status", { hasText: "Room unlocked" }).waitFor();
@@ -112,6 +115,7 @@ browserTest(
       (await alice.textContent("#audit-table tbody")) ?? "",
       /Be kind 友善/,
     );
+    await shot(alice, "audit-en.png");
   },
 );
 

@@ -55,7 +55,9 @@ export async function openKv(
         await Deno.mkdir(path.slice(0, slash), { recursive: true });
       }
     }
-    return retryWhenLocked(await Deno.openKv(path));
+    // Two `deno serve` workers opening a new file at once race to create
+    // its tables, and the loser is told the database is locked
+    return retryWhenLocked(await whileLocked(() => Deno.openKv(path)));
   } catch (err) {
     if (err instanceof NoHostedKvError) throw err;
     const shown = path === undefined ? "default" : redactUrl(path);

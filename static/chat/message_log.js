@@ -2,8 +2,8 @@
 /**
  * The message log: messages and notices kept in server order with pending
  * own messages last, stuck to the bottom while the reader is there, with a
- * "new messages" pill when they are not and an unread count in the tab
- * title while the tab is hidden.
+ * "new messages" pill when they are not; the tab title counts what came
+ * while the tab was hidden (title_count.js).
  *
  * New entries are queued and go in together once per animation frame
  * (flush), built off the page in one fragment: the layout is read once
@@ -22,6 +22,7 @@ import { createDays } from "./grouping.js";
 import { createMessageIndex } from "./message_index.js";
 import { createMessageView } from "./message_view.js";
 import { byId } from "./page.js";
+import { createTitleCount } from "./title_count.js";
 
 /** Distance from the bottom, in pixels, that still counts as "at the bottom" */
 const STICK_PX = 48;
@@ -80,9 +81,7 @@ export function createMessageLog(
   let tailDay = 0;
   /** Messages above this id in the first history get a "new since you left" line */
   let newSince = 0;
-  const baseTitle = document.title;
-  let unread = 0;
-  let mentioned = 0;
+  const titles = createTitleCount({ s });
   /** @type {Entry[]} */
   let queue = [];
   let queuedMessages = 0;
@@ -236,15 +235,6 @@ export function createMessageLog(
       log.querySelector(".msg") !== null;
   }
 
-  function renderTitle() {
-    const title = unread > 0
-      ? s("unread_title", { count: unread, title: baseTitle })
-      : baseTitle;
-    document.title = mentioned > 0
-      ? s("mention_title", { count: mentioned, title })
-      : title;
-  }
-
   log.addEventListener("scroll", () => {
     if (!pill.hidden && isAtBottom()) pill.hidden = true;
   });
@@ -253,13 +243,6 @@ export function createMessageLog(
   pill.addEventListener("click", () => {
     scrollToBottom();
     onPill();
-  });
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && (unread > 0 || mentioned > 0)) {
-      unread = 0;
-      mentioned = 0;
-      renderTitle();
-    }
   });
 
   return {
@@ -411,19 +394,10 @@ export function createMessageLog(
       enqueue({ kind: "notice", el: view.actionNotice(text, action) });
     },
 
-    /**
-     * Counts messages that arrived while the tab was hidden, in the title.
-     * @param {number} count
-     */
-    countUnread(count) {
-      unread += count;
-      renderTitle();
-    },
+    /** Counts messages that arrived while the tab was hidden, in the title (title_count.js). */
+    countUnread: titles.countUnread,
 
     /** Counts a mention of me that arrived while the tab was hidden, in the title. */
-    countMention() {
-      mentioned++;
-      renderTitle();
-    },
+    countMention: titles.countMention,
   };
 }

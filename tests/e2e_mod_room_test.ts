@@ -7,10 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
 import {
   browserTest,
-  connected,
   login,
   noHorizontalScroll,
   PHONE,
@@ -21,26 +19,9 @@ import {
 import {
   joinAsModerator,
   MOD_ENV,
-  MOD_NAME,
-  MOD_PASSWORD,
   moderate,
+  moderatorPage,
 } from "./helpers/moderation.ts";
-
-/** Logs the moderator in through the form, password field and all. */
-async function loginAsModerator(page: Page, origin: string): Promise<void> {
-  await page.goto(`${origin}/login`);
-  await page.fill("#nickname", MOD_NAME);
-  await Promise.all([
-    page.waitForResponse((r) => r.url() === `${origin}/login`),
-    page.click(".login-form button[type=submit]"),
-  ]);
-  await page.fill("#password", MOD_PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${origin}/chat`),
-    page.click(".login-form button[type=submit]"),
-  ]);
-  await connected(page);
-}
 
 browserTest(
   "a moderator sets topic, slow mode and lock from the panel; a Chinese reader sees them, and the audit page lists them newest first",
@@ -49,7 +30,7 @@ browserTest(
     const alice = await scene.page("alice");
     // The form answers 401 until the password is given
     scene.watcher.allowed.push(/status of 401/);
-    await loginAsModerator(alice, origin);
+    await moderatorPage(alice, origin);
     const bo = await scene.page("bo", { locale: "zh-CN" });
     await login(bo, origin, "bo");
 

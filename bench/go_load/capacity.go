@@ -61,6 +61,7 @@ func (c *capacity) deliver(i int, probe bool, frame []byte, now int64) int {
 // readLoop reads member i's socket until it ends, one message at a time into a reused buffer.
 func (c *capacity) readLoop(l *load, i int, probe bool, conn *websocket.Conn) {
 	buf := make([]byte, 0, 4096)
+	raw := conn.UnderlyingConn().(*pacedConn)
 	for {
 		kind, r, err := conn.NextReader()
 		if err != nil {
@@ -73,8 +74,8 @@ func (c *capacity) readLoop(l *load, i int, probe bool, conn *websocket.Conn) {
 			return
 		}
 		l.frames.Add(1)
-		// One clock read per frame: a batch's events arrived together anyway.
-		if c.deliver(i, probe, buf, nowUs()) == 0 {
+		// A frame's events arrived with the read that completed it.
+		if c.deliver(i, probe, buf, raw.readUs) == 0 {
 			l.untagged(buf)
 		}
 	}

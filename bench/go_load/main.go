@@ -213,10 +213,14 @@ func (t *ticker) wait() {
 // pacedConn makes a socket wait for the pace after each small read, before
 // the next one, as BenchSocket does: the kernel gathers several frames per
 // read, at the price of timestamps up to one pace late.
+//
+// It also notes when each read returned: every frame parsed from a read
+// arrived by then, so one clock read per read serves them all.
 type pacedConn struct {
 	net.Conn
-	pace *ticker // nil until the handshake is done, and for probes
-	owed bool
+	pace   *ticker // nil until the handshake is done, and for probes
+	owed   bool
+	readUs int64 // nowUs() when the last read returned
 }
 
 func (c *pacedConn) Read(p []byte) (int, error) {
@@ -225,6 +229,7 @@ func (c *pacedConn) Read(p []byte) (int, error) {
 		c.pace.wait()
 	}
 	n, err := c.Conn.Read(p)
+	c.readUs = nowUs()
 	c.owed = c.pace != nil && n < paceBelowBytes
 	return n, err
 }

@@ -15,7 +15,10 @@
  * BENCH_MEMBERS, BENCH_START_RATE, BENCH_MAX_RATE, BENCH_IDLE, BENCH_IDLE_SESSIONS, BENCH_OUT,
  * BENCH_PAGE_MESSAGES, BENCH_KV (file|memory), BENCH_PIN=0, BENCH_SERVER_ENV ("BATCH_MS=5,..."),
  * BENCH_CPU_PROF (a folder for the chat server's --cpu-prof profiles),
- * BENCH_BUN (0 = no Bun peer, 1 = use it in a quick run too, or a path).
+ * BENCH_BUN (0 = no Bun peer, 1 = use it in a quick run too, or a path),
+ * BENCH_LOAD (deno, the default, or go: workload B is driven by the Go load of
+ * bench/go_load, built on demand by bench/go_peer.ts, with a fallback to the
+ * Deno load when Go is missing; the other workloads always use the Deno load).
  */
 import type {
   BurstResult,
@@ -26,6 +29,7 @@ import type {
 } from "./load.ts";
 import { descendants, median, readProc } from "./metrics.ts";
 import { findBun } from "./peers.ts";
+import { findGoLoad } from "./go_peer.ts";
 import { freePort } from "./ports.ts";
 import {
   PAGE_WORKLOAD,
@@ -92,7 +96,12 @@ export interface Settings {
   page: number;
   /** BENCH_BUN as given: "0", "1", a path, or unset. */
   bun?: string;
+  /** Which load process drives workload B: the Deno one or the Go one. */
+  load: LoadKind;
 }
+
+/** The load processes: bench/load.ts, or bench/go_load (workload B only). */
+export type LoadKind = "deno" | "go";
 
 /** Reads the settings from the environment. */
 export function readSettings(
@@ -193,6 +202,10 @@ export function readSettings(
     if (at > 0) serverEnv[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
   }
   const kv = env.BENCH_KV === "memory" ? "memory" : "file";
+  const load = env.BENCH_LOAD || "deno";
+  if (load !== "deno" && load !== "go") {
+    throw new Error(`BENCH_LOAD must be "deno" or "go", got "${load}"`);
+  }
   // A quick run keeps the small WORKERS comparison (it checks that two
   // workers start, deliver everything and stop) but not the 1,000 clients.
   const defaults = quick ? all.filter((w) => w.id !== "workers1000") : all;
@@ -210,6 +223,7 @@ export function readSettings(
       ? pageMessages(env, quick)
       : 0,
     bun: env.BENCH_BUN,
+    load,
   };
 }
 
@@ -468,21 +482,30 @@ async function tail(path: string): Promise<string> {
 
 async function runLoadProcess(
   config: LoadConfig,
-  pin: boolean,
+  options: { pin: boolean; goLoad?: string },
 ): Promise<LoadResult> {
+  // The Go load runs workload B only; GOMAXPROCS=1 keeps it to one core,
+  // like the Deno load, whether pinned or not.
+  const go = options.goLoad !== undefined &&
+    config.workload.kind === "capacity";
   // --allow-run=cat: Deno wants --allow-all to read /proc/<pid>/, cat does not.
-  const [cmd, args] = pinned(pin, 1, [
-    "deno",
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-run=cat",
-    LOAD_SCRIPT,
-    JSON.stringify(config),
-  ]);
+  const [cmd, args] = pinned(
+    options.pin,
+    1,
+    go ? [options.goLoad!, JSON.stringify(config)] : [
+      "deno",
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-run=cat",
+      LOAD_SCRIPT,
+      JSON.stringify(config),
+    ],
+  );
   const out = await new Deno.Command(cmd, {
     args,
     cwd: ROOT,
+    env: go ? { GOMAXPROCS: "1" } : undefined,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -508,6 +531,8 @@ export interface RunRecord {
   workers?: number;
   /** Whether server and load were pinned to a core each. */
   pinned: boolean;
+  /** Which load process ran it; absent means the Deno one. */
+  load?: LoadKind;
   /** What the load process measured. */
   result: LoadResult;
 }
@@ -887,6 +912,17 @@ export async function runBench(settings: Settings) {
   const command = await startCommand();
   const peer = await findBun({ BENCH_BUN: settings.bun }, settings.quick);
   console.log(peer.note);
+  const goLoad = settings.load === "go" &&
+      settings.workloads.some((w) => w.config.kind === "capacity")
+    ? await findGoLoad()
+    : undefined;
+  if (goLoad) {
+    console.log(
+      goLoad.load ? goLoad.note : `${goLoad.note}; B runs the Deno load.`,
+    );
+  }
+  const loadOf = (w: WorkloadSpec): LoadKind =>
+    goLoad?.load && w.config.kind === "capacity" ? "go" : "deno";
   const logDir = await Deno.makeTempDir({ prefix: "chat-bench-" });
   console.log(`Server logs: ${logDir}`);
   const started = new Date();
@@ -929,7 +965,10 @@ export async function runBench(settings: Settings) {
             serverPid: running.pid,
             inspectPort: running.inspectPort,
             workload: w.config,
-          }, runPinned);
+          }, {
+            pin: runPinned,
+            goLoad: loadOf(w) === "go" ? goLoad?.load?.path : undefined,
+          });
         } finally {
           const left = await running.stop();
           if (left.length) {
@@ -948,6 +987,7 @@ export async function runBench(settings: Settings) {
           target,
           ...(workers ? { workers } : {}),
           pinned: runPinned,
+          load: loadOf(w),
           result,
         });
       }
@@ -978,6 +1018,10 @@ export async function runBench(settings: Settings) {
     serverCommand: command,
     bun: peer.bun ?? null,
     bunNote: peer.note,
+    // Workload B's load process: "go" only when asked for and built.
+    capacityLoad: goLoad?.load ? "go" : "deno",
+    goLoad: goLoad?.load ?? null,
+    goLoadNote: goLoad?.note ?? null,
     settings: {
       reps: settings.reps,
       kv: settings.kv,

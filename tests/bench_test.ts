@@ -153,6 +153,13 @@ Deno.test("readSettings keeps quick mode small and checks its knobs", () => {
   assert.throws(() => readSettings({ BENCH_REPS: "-1" }), /positive/);
 });
 
+Deno.test("readSettings takes the Deno load unless BENCH_LOAD asks for Go", () => {
+  assert.equal(readSettings({}).load, "deno");
+  assert.equal(readSettings({ BENCH_QUICK: "1" }).load, "deno");
+  assert.equal(readSettings({ BENCH_LOAD: "go" }).load, "go");
+  assert.throws(() => readSettings({ BENCH_LOAD: "rust" }), /BENCH_LOAD/);
+});
+
 Deno.test("startCommand is deno.json's start task, which may spawn deno serve", async () => {
   const command = await startCommand();
   const root = new URL("..", import.meta.url);

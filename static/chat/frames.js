@@ -22,10 +22,12 @@ import { applyChange, requote } from "./changes.js";
  *   rooms: ReturnType<typeof import("./rooms_panel.js").createRoomsPanel>,
  *   roomState: import("./room_state.js").RoomState,
  *   arrived: (message: ChatMessage, initial: boolean) => void,
+ *   isIgnored: (nickname: string) => boolean,
  *   onWelcomed: () => void,
  *   onModAnswer: (answer: Record<string, any>) => void,
  * }} Parts
  *   `arrived` hears of each new message (mentions, unread marks);
+ *   an ignored person's messages do not count in the tab title;
  *   `onModAnswer` hears the answers to a moderator's `mod` frames: `mod_ok`,
  *   or an `error` naming the refused action
  */
@@ -57,6 +59,7 @@ export function createFrameHandler(
     rooms,
     roomState,
     arrived,
+    isIgnored,
     onWelcomed,
     onModAnswer,
   },
@@ -177,7 +180,9 @@ export function createFrameHandler(
     arrived(message, initial);
     if (outbox.confirm(message)) return;
     log.add(message, { own: mine, initial });
-    if (!initial && !mine && document.hidden) unseen++;
+    if (!initial && !mine && document.hidden && !isIgnored(message.nickname)) {
+      unseen++;
+    }
   }
 
   /**

@@ -212,6 +212,7 @@ export function startChat(app) {
     presence,
     rooms,
     roomState,
+    isIgnored,
     arrived: (message, initial) => {
       // people moderation: an ignored person's mention notifies nobody
       if (!isIgnored(message.nickname)) mentions.arrived(message, initial);

@@ -148,3 +148,27 @@ browserTest(
     await cy.close();
   },
 );
+
+browserTest(
+  "a page left open past midnight relabels Today as Yesterday",
+  async (scene) => {
+    const { origin } = await scene.serve();
+    const ann = await scene.page("ann", { timezoneId: "UTC" });
+    // The page's clock stands two seconds before tonight's midnight (UTC);
+    // timers still run, so the page works as usual meanwhile
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    await ann.clock.setFixedTime(midnight.getTime() - 2000);
+    await login(ann, origin, "ann");
+    await send(ann, "late at night");
+    await seeMessage(ann, "late at night");
+    const separator = ann.locator(".day-sep").last();
+    assert.equal(await separator.textContent(), "Today");
+    await ann.clock.setFixedTime(midnight.getTime() + 5000);
+    await ann.locator(".day-sep", { hasText: "Yesterday" }).waitFor();
+    assert.equal(
+      await ann.locator(".day-sep", { hasText: "Today" }).count(),
+      0,
+    );
+  },
+);

@@ -3,7 +3,7 @@
  * What makes messages share a header and where a day begins: consecutive
  * messages of one person within five minutes on one day are a group, and
  * each day starts with a separator ("Today", "Yesterday", then the date in
- * the page's language).
+ * the page's language), relabelled at midnight.
  *
  * @module
  */
@@ -71,6 +71,27 @@ export function createDays({ lang, s }) {
       return prev !== undefined && prev.nickname === next.nickname &&
         next.ts >= prev.ts && next.ts - prev.ts < GROUP_MS &&
         prev.day === day(next.ts);
+    },
+
+    /**
+     * Relabels the separators under `root` just after each local midnight,
+     * so a page left open overnight says "Yesterday" where it said "Today".
+     * @param {ParentNode} root
+     */
+    keepLabels(root) {
+      const schedule = () => {
+        const next = new Date(Date.now());
+        next.setHours(24, 0, 1, 0);
+        setTimeout(() => {
+          for (const el of root.querySelectorAll(".day-sep")) {
+            const text = el.firstElementChild;
+            const at = Number(/** @type {HTMLElement} */ (el).dataset.day);
+            if (text && at > 0) text.textContent = label(at);
+          }
+          schedule();
+        }, Math.max(1000, next.getTime() - Date.now()));
+      };
+      schedule();
     },
 
     /**

@@ -70,6 +70,7 @@ export function createMessageLog(
   const pill = byId("new-pill");
   const view = createMessageView({ lang, s, me, names });
   const days = createDays({ lang, s });
+  days.keepLabels(log);
   /** Every message in the log (or queued for it), in its latest state */
   const byMessage = createMessageIndex();
   /** @type {WeakMap<Element, import("./grouping.js").Placed>} */

@@ -18,6 +18,7 @@ import {
   type Scene,
   seeMessage,
   send,
+  setHidden,
   shot,
   users,
 } from "./helpers/browser.ts";
@@ -177,23 +178,12 @@ browserTest(
     assert.ok(await ann.locator("#new-pill").isHidden());
 
     // The tab title counts unread messages while the tab is hidden
-    await ann.evaluate(() => {
-      Object.defineProperty(document, "hidden", {
-        configurable: true,
-        get: () => true,
-      });
-    });
+    await setHidden(ann, true);
     filler.send({ type: "message", text: "unseen 1" });
     filler.send({ type: "message", text: "unseen 2" });
     await seeMessage(ann, "unseen 2");
     assert.equal(await ann.title(), "(2) Lobby · Chat");
-    await ann.evaluate(() => {
-      Object.defineProperty(document, "hidden", {
-        configurable: true,
-        get: () => false,
-      });
-      document.dispatchEvent(new Event("visibilitychange"));
-    });
+    await setHidden(ann, false);
     assert.equal(await ann.title(), "Lobby · Chat");
     await filler.close();
     await ann.locator(".notice", { hasText: "bot left" }).waitFor();

@@ -14,6 +14,7 @@ import {
   PHONE,
   seeMessage,
   send,
+  setHidden,
   shot,
 } from "./helpers/browser.ts";
 
@@ -78,12 +79,7 @@ browserTest("mentions are offered, highlighted, counted and notified", async (
   const toggle = bo.locator("#notify-toggle");
   await toggle.click();
   await bo.locator("#notify-toggle[aria-pressed=true]").waitFor();
-  await bo.evaluate(() => {
-    Object.defineProperty(document, "hidden", {
-      configurable: true,
-      get: () => true,
-    });
-  });
+  await setHidden(bo, true);
   await send(ann, "@bo look at this");
   await seeMessage(bo, "look at this");
   assert.equal(await bo.title(), "(@1) (1) 大厅 · 聊天室");

@@ -18,6 +18,7 @@ import {
   messageTexts,
   seeMessage,
   send,
+  setHidden,
   shot,
 } from "./helpers/browser.ts";
 import { MOD_ENV, MOD_NAME, moderatorPage } from "./helpers/moderation.ts";
@@ -206,24 +207,13 @@ browserTest(
       hasText: "Message from an ignored person",
     }).waitFor();
     // With the tab hidden, only dee's message counts in the title
-    await ann.evaluate(() => {
-      Object.defineProperty(document, "hidden", {
-        configurable: true,
-        get: () => true,
-      });
-    });
+    await setHidden(ann, true);
     cy.send({ type: "message", text: "cy two" });
     dee.send({ type: "message", text: "dee speaks" });
     await seeMessage(ann, "dee speaks");
     await countIs(ann.locator(".msg.ignored"), 2);
     assert.match(await ann.title(), /^\(1\) /);
-    await ann.evaluate(() => {
-      Object.defineProperty(document, "hidden", {
-        configurable: true,
-        get: () => false,
-      });
-      document.dispatchEvent(new Event("visibilitychange"));
-    });
+    await setHidden(ann, false);
     assert.ok(!(await messageTexts(ann)).some((t) => t.includes("cy ")));
     // cy's typing goes unseen; dee's, sent after it, shows alone
     cy.send({ type: "typing" });

@@ -292,6 +292,20 @@ export async function noHorizontalScroll(page: Page): Promise<void> {
   );
 }
 
+/**
+ * Makes the page believe its tab is hidden or shown again (headless
+ * Chromium never hides one); showing it fires visibilitychange.
+ */
+export async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((value) => {
+    Object.defineProperty(document, "hidden", {
+      configurable: true,
+      get: () => value,
+    });
+    if (!value) document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+}
+
 /** Writes docs/screenshots/`name` when SCREENSHOTS=1 */
 export async function shot(page: Page, name: string): Promise<void> {
   if (!SCREENSHOTS) return;

@@ -72,7 +72,7 @@ function sight(entry: ClusterEntry, instance: string, at: number): void {
   where.set(instance, Math.max(where.get(instance) ?? 0, at));
 }
 
-/** Forgets `instance` for `entry`: false if it was not there; `empty` once no instance is left. */
+/** Forgets `instance` for `entry`: `removed` is false if it was not there, `empty` true once none is left. */
 function unsight(
   entry: ClusterEntry,
   instance: string,

@@ -174,6 +174,7 @@ Deno.test("kick closes the user's sockets in that room with 4403, and they may c
   });
   assert.equal(untouchable.code, "bad_target");
   assert.equal(untouchable.action, "kick");
+  assert.equal(untouchable.nickname, "alice");
 });
 
 Deno.test("ban closes the user's sockets with 4410 and refuses logins and upgrades with the time left, until unbanned", async () => {

@@ -24,7 +24,6 @@ import { LoginGate } from "./login_gate.ts";
 import {
   modError,
   modFrameAction,
-  type ModRequest,
   parseModFrame,
 } from "./mod_frames.ts";
 import { runAction } from "./moderator_actions.ts";
@@ -196,7 +195,7 @@ export class Moderation implements ModerationGate {
       return true;
     }
     if (parsed.request.action === "delete") {
-      this.#remove(member, parsed.request);
+      requestDelete(member, parsed.request);
       return true;
     }
     const actor = { nickname: member.session.nickname, room: member.room.name };
@@ -212,8 +211,10 @@ export class Moderation implements ModerationGate {
             },
           );
         }
+        // A refusal names what it refuses, as mod_ok names what was done
+        const named = target !== undefined ? { nickname: target } : {};
         member.send(JSON.stringify(
-          reply.type === "error" ? { ...reply, action } : reply,
+          reply.type === "error" ? { ...reply, action, ...named } : reply,
         ));
       },
       (err) => {
@@ -224,15 +225,12 @@ export class Moderation implements ModerationGate {
         member.send(
           modError("internal", "Moderation failed: please try again", {
             action,
+            ...(target !== undefined ? { nickname: target } : {}),
           }),
         );
       },
     );
     return true;
-  }
-
-  #remove(member: Connection, request: ModRequest): void {
-    requestDelete(member, request);
   }
 
   deleted(member: Connection, removal: ModeratorDelete & { id: number }): void {

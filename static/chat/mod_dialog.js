@@ -17,9 +17,6 @@
 import { byId } from "./page.js";
 import { createClock } from "./text.js";
 
-/** How long a sent action is remembered, to name its person when a refusal comes */
-const ANSWER_MS = 15_000;
-
 /** The `mod` actions this module answers for; the room's rules are room_controls.js's */
 const PEOPLE_ACTIONS = new Set([
   "kick",
@@ -77,9 +74,6 @@ export function createModDialog({ s, lang, log, send }) {
   let asking;
   /** @type {() => HTMLElement | null | undefined} */
   let returnFocus = () => undefined;
-  /** Sent and not answered yet, oldest first */
-  /** @type {{ action: PersonAction, nickname: string, at: number }[]} */
-  let waiting = [];
 
   /** @returns {Duration} */
   function duration() {
@@ -115,18 +109,11 @@ export function createModDialog({ s, lang, log, send }) {
   }
 
   /**
-   * @param {PersonAction} action
-   * @param {string} nickname
+   * Sends a `mod` frame; the server's answer names the action and person.
    * @param {Record<string, unknown>} frame
    */
-  function dispatch(action, nickname, frame) {
-    if (!send(frame)) {
-      log.notice(s("status_offline"), "error");
-      return;
-    }
-    const now = Date.now();
-    waiting = waiting.filter((w) => now - w.at < ANSWER_MS);
-    waiting.push({ action, nickname, at: now });
+  function dispatch(frame) {
+    if (!send(frame)) log.notice(s("status_offline"), "error");
   }
 
   /**
@@ -163,8 +150,6 @@ export function createModDialog({ s, lang, log, send }) {
     if (!asking) return;
     const { action, nickname } = asking;
     dispatch(
-      action,
-      nickname,
       modFrame(action, nickname, {
         duration: duration(),
         reason: reason.value,
@@ -245,7 +230,7 @@ export function createModDialog({ s, lang, log, send }) {
      * @param {string} nickname
      */
     act(action, nickname) {
-      dispatch(action, nickname, modFrame(action, nickname));
+      dispatch(modFrame(action, nickname));
     },
 
     /**
@@ -256,15 +241,14 @@ export function createModDialog({ s, lang, log, send }) {
     answered(answer) {
       const action = String(answer.action);
       if (!PEOPLE_ACTIONS.has(action)) return;
-      const i = waiting.findIndex((w) => w.action === action);
-      const asked = i >= 0 ? waiting.splice(i, 1)[0] : undefined;
-      if (answer.type === "error") {
-        refused(String(answer.code), action, asked?.nickname ?? "");
-        return;
-      }
+      // Both answers name the person acted on (none for a delete)
       const nickname = typeof answer.nickname === "string"
         ? answer.nickname
         : "";
+      if (answer.type === "error") {
+        refused(String(answer.code), action, nickname);
+        return;
+      }
       if (nickname === "") return;
       if (action === "kick") {
         log.notice(s("mod_done_kick", { nickname }));
@@ -273,7 +257,7 @@ export function createModDialog({ s, lang, log, send }) {
         const undo = action === "mute" ? "unmute" : "unban";
         log.actionNotice(untilText(answer.until, action, nickname), {
           label: s("notice_undo"),
-          run: () => dispatch(undo, nickname, modFrame(undo, nickname)),
+          run: () => dispatch(modFrame(undo, nickname)),
         });
       } else if (action === "unmute") {
         log.notice(s("mod_done_unmute", { nickname }));

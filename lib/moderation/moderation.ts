@@ -21,11 +21,7 @@ import { type BanRecord, BanStore } from "./bans.ts";
 import type { HubPort, ModerationGate, ModeratorDelete } from "./gate.ts";
 import { confirmDelete, requestDelete } from "./moderator_delete.ts";
 import { LoginGate } from "./login_gate.ts";
-import {
-  modError,
-  modFrameAction,
-  parseModFrame,
-} from "./mod_frames.ts";
+import { modError, modFrameAction, parseModFrame } from "./mod_frames.ts";
 import { runAction } from "./moderator_actions.ts";
 import { ModerationState } from "./room_state.ts";
 import { type Signal, Signals } from "./signals.ts";
